@@ -1,0 +1,1 @@
+"""Telegram layer and the ``newsbite`` command line of NewsBite QA."""
