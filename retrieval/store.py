@@ -1,0 +1,291 @@
+"""The SQLite store: files, articles, chunks with their term ids, the vocabulary, metadata.
+
+One file holds everything the engine needs, so a restart loads the index without re-reading
+the corpus. Chunks keep their terms as an int32 blob of vocabulary ids (duplicates kept, text
+order): loading 100k chunks is then one query and one ``numpy.frombuffer``, no re-tokenizing.
+Term ids are never reused, so a vocabulary entry whose chunks were all removed simply goes
+unused until the next ``--rebuild``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from retrieval.documents import Chunk
+
+SCHEMA_VERSION = "1"
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is not a NewsBite store."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    rel_path: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    doc_id: str
+    title: str
+    url: str | None
+    paragraphs: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenArrays:
+    """Everything BM25 needs, in chunk-id order."""
+
+    chunk_ids: np.ndarray  # int64, one per chunk
+    doc_lengths: np.ndarray  # int32, tokens per chunk
+    token_ids: np.ndarray  # int32, all chunks' term ids concatenated
+    vocabulary: list[str]  # vocabulary[i] is the term with id i
+
+
+class Store:
+    """A NewsBite SQLite database. Not thread-safe: one ``Store`` per thread of use."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        try:
+            if self.path == ":memory:":
+                conn = sqlite3.connect(":memory:", check_same_thread=False)
+            else:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                uri = f"file:{Path(self.path).resolve()}{'?mode=ro' if read_only else ''}"
+                conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+            self.db = sqlite_utils.Database(conn, execute_plugins=False)
+            if not read_only:
+                self._create_schema()
+            self._check_schema()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot open the index database {self.path}: {error}") from error
+
+    @classmethod
+    def in_memory(cls) -> Store:
+        return cls(":memory:")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _create_schema(self) -> None:
+        if self.path != ":memory:":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        with self.db.atomic():
+            self.db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            self.db["files"].create(
+                {"rel_path": str, "content_hash": str, "size": int, "mtime_ns": int},
+                pk="rel_path",
+                if_not_exists=True,
+            )
+            self.db["articles"].create(
+                {
+                    "id": int,
+                    "doc_id": str,
+                    "rel_path": str,
+                    "title": str,
+                    "url": str,
+                    "date": str,
+                    "paragraphs": int,
+                },
+                pk="id",
+                not_null={"doc_id", "rel_path", "title"},
+                if_not_exists=True,
+            )
+            self.db["chunks"].create(
+                {
+                    "id": int,
+                    "article_id": int,
+                    "paragraph": int,
+                    "text": str,
+                    "start": int,
+                    "end": int,
+                    "sentences": str,
+                    "token_ids": bytes,
+                },
+                pk="id",
+                foreign_keys=[("article_id", "articles", "id")],
+                if_not_exists=True,
+            )
+            self.db["terms"].create({"id": int, "term": str}, pk="id", if_not_exists=True)
+            self.db["articles"].create_index(["doc_id"], unique=True, if_not_exists=True)
+            self.db["articles"].create_index(["rel_path"], if_not_exists=True)
+            self.db["chunks"].create_index(["article_id"], if_not_exists=True)
+            self.db["terms"].create_index(["term"], unique=True, if_not_exists=True)
+            if self.get_meta("schema_version") is None:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def _check_schema(self) -> None:
+        version = self.get_meta("schema_version")
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has index schema {version!r}, this version needs {SCHEMA_VERSION!r}:"
+                " run `newsbite index --rebuild`"
+            )
+
+    def get_meta(self, key: str) -> str | None:
+        if "meta" not in self.db.table_names():
+            return None
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+    # -- files and articles -------------------------------------------------------------------
+
+    def stored_files(self) -> dict[str, StoredFile]:
+        rows = self.db.execute("SELECT rel_path, content_hash, size, mtime_ns FROM files")
+        return {row[0]: StoredFile(*row) for row in rows}
+
+    def touch_file(self, stored: StoredFile) -> None:
+        """Record a file's new size and mtime when its content is unchanged."""
+        self.db["files"].upsert(
+            {"rel_path": stored.rel_path, "size": stored.size, "mtime_ns": stored.mtime_ns},
+            pk="rel_path",
+        )
+
+    def remove_file(self, rel_path: str) -> None:
+        article_ids = "SELECT id FROM articles WHERE rel_path = ?"
+        self.db.execute(f"DELETE FROM chunks WHERE article_id IN ({article_ids})", [rel_path])
+        self.db.execute("DELETE FROM articles WHERE rel_path = ?", [rel_path])
+        self.db.execute("DELETE FROM files WHERE rel_path = ?", [rel_path])
+
+    def put_file(
+        self,
+        stored: StoredFile,
+        articles: Sequence[tuple[str, str, str | None, str | None, int]],
+        chunks_by_article: Sequence[Sequence[tuple[Chunk, np.ndarray]]],
+    ) -> None:
+        """Replace everything stored for ``stored.rel_path``.
+
+        ``articles`` are (doc_id, title, url, date, paragraph count), ``chunks_by_article`` the
+        matching chunks with their term ids. Call inside ``transaction()``.
+        """
+        self.remove_file(stored.rel_path)
+        self.db["files"].insert(
+            {
+                "rel_path": stored.rel_path,
+                "content_hash": stored.content_hash,
+                "size": stored.size,
+                "mtime_ns": stored.mtime_ns,
+            }
+        )
+        seen_doc_ids: set[str] = set()
+        for (doc_id, title, url, date, paragraphs), chunks in zip(
+            articles, chunks_by_article, strict=True
+        ):
+            if doc_id in seen_doc_ids:
+                continue
+            seen_doc_ids.add(doc_id)
+            cursor = self.db.execute(
+                "INSERT INTO articles (doc_id, rel_path, title, url, date, paragraphs)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [doc_id, stored.rel_path, title, url, date, paragraphs],
+            )
+            article_id = cursor.lastrowid
+            self.db.conn.executemany(
+                'INSERT INTO chunks (article_id, paragraph, text, start, "end", sentences,'
+                " token_ids) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        article_id,
+                        chunk.paragraph,
+                        chunk.text,
+                        chunk.start,
+                        chunk.end,
+                        json.dumps(chunk.sentences, separators=(",", ":")),
+                        term_ids.astype(np.int32, copy=False).tobytes(),
+                    )
+                    for chunk, term_ids in chunks
+                ],
+            )
+
+    def transaction(self):
+        """One atomic write: readers see all of it or none of it."""
+        return self.db.atomic()
+
+    # -- vocabulary ---------------------------------------------------------------------------
+
+    def vocabulary(self) -> dict[str, int]:
+        return {term: term_id for term_id, term in self.db.execute("SELECT id, term FROM terms")}
+
+    def add_terms(self, new_terms: Iterable[tuple[int, str]]) -> None:
+        self.db.conn.executemany("INSERT INTO terms (id, term) VALUES (?, ?)", list(new_terms))
+
+    # -- reading for the index ----------------------------------------------------------------
+
+    def token_arrays(self) -> TokenArrays:
+        rows = self.db.execute("SELECT id, token_ids FROM chunks ORDER BY id").fetchall()
+        chunk_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        blobs = [row[1] for row in rows]
+        doc_lengths = np.fromiter((len(b) // 4 for b in blobs), dtype=np.int32, count=len(blobs))
+        token_ids = np.frombuffer(b"".join(blobs), dtype=np.int32)
+        terms = self.db.execute("SELECT id, term FROM terms ORDER BY id").fetchall()
+        vocabulary = [""] * (terms[-1][0] + 1 if terms else 0)
+        for term_id, term in terms:
+            vocabulary[term_id] = term
+        return TokenArrays(chunk_ids, doc_lengths, token_ids, vocabulary)
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
+        """Chunks by id; ids no longer stored are missing from the result."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.db.execute(
+            'SELECT c.id, a.doc_id, a.title, a.url, c.paragraph, c.text, c.start, c."end",'
+            f" c.sentences FROM chunks c JOIN articles a ON a.id = c.article_id"
+            f" WHERE c.id IN ({marks})",
+            [int(i) for i in chunk_ids],
+        )
+        return {
+            row[0]: Chunk(
+                doc_id=row[1],
+                title=row[2],
+                url=row[3],
+                paragraph=row[4],
+                text=row[5],
+                start=row[6],
+                end=row[7],
+                sentences=tuple(tuple(pair) for pair in json.loads(row[8])),
+            )
+            for row in rows
+        }
+
+    def sources(self) -> list[SourceInfo]:
+        rows = self.db.execute(
+            "SELECT doc_id, title, url, paragraphs FROM articles"
+            " ORDER BY title COLLATE NOCASE, doc_id"
+        )
+        return [SourceInfo(*row) for row in rows]
+
+    def counts(self) -> tuple[int, int]:
+        articles = self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return articles, chunks
+
+    def begin_snapshot(self) -> None:
+        """Pin this connection to the current state of the database (WAL read snapshot), so
+        that chunk ids read now stay valid while another connection re-indexes."""
+        if self.db.conn.in_transaction:
+            self.db.conn.execute("COMMIT")
+        self.db.conn.execute("BEGIN")
+        self.db.execute("SELECT count(*) FROM meta").fetchone()
+
+    def end_snapshot(self) -> None:
+        if self.db.conn.in_transaction:
+            self.db.conn.execute("COMMIT")

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from retrieval.documents import Chunk
+from retrieval.store import Store, StoredFile, StoreError
+
+
+def chunk(text: str, paragraph: int = 1) -> Chunk:
+    return Chunk("a.txt", "Title", None, paragraph, text, 0, len(text), ((0, len(text)),))
+
+
+def test_put_and_read_back_chunks_and_token_arrays():
+    store = Store.in_memory()
+    with store.transaction():
+        store.put_file(
+            StoredFile("a.txt", "h1", 10, 1),
+            [("a.txt", "Title", "https://x", "2017-04-12", 2)],
+            [[(chunk("One two.", 1), np.array([0, 1])), (chunk("Two.", 2), np.array([1]))]],
+        )
+        store.add_terms([(0, "one"), (1, "two")])
+    arrays = store.token_arrays()
+    assert arrays.vocabulary == ["one", "two"]
+    assert arrays.doc_lengths.tolist() == [2, 1]
+    assert arrays.token_ids.tolist() == [0, 1, 1]
+    chunks = store.chunks(arrays.chunk_ids.tolist())
+    assert [c.text for c in chunks.values()] == ["One two.", "Two."]
+    assert chunks[int(arrays.chunk_ids[0])].url == "https://x"
+    assert store.counts() == (1, 2)
+    assert store.stored_files()["a.txt"].content_hash == "h1"
+
+
+def test_replacing_a_file_removes_its_old_chunks():
+    store = Store.in_memory()
+    for digest, texts in (("h1", ["Old."]), ("h2", ["New.", "Newer."])):
+        with store.transaction():
+            store.put_file(
+                StoredFile("a.txt", digest, 1, 1),
+                [("a.txt", "Title", None, None, len(texts))],
+                [[(chunk(t), np.array([0])) for t in texts]],
+            )
+    assert store.counts() == (1, 2)
+    with store.transaction():
+        store.remove_file("a.txt")
+    assert store.counts() == (0, 0)
+    assert store.stored_files() == {}
+
+
+def test_missing_chunk_ids_are_left_out():
+    assert Store.in_memory().chunks([1, 2, 3]) == {}
+
+
+def test_wal_mode_on_disk(tmp_path):
+    store = Store(tmp_path / "sub" / "index.db")
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open the index database"):
+        Store(path)
+
+
+def test_other_schema_version_asks_for_rebuild(tmp_path):
+    path = tmp_path / "index.db"
+    store = Store(path)
+    store.set_meta("schema_version", "0")
+    store.close()
+    with pytest.raises(StoreError, match="--rebuild"):
+        Store(path)
