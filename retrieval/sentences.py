@@ -25,7 +25,9 @@ _WORD_BEFORE_RE = re.compile(r"([\w.]+)$")
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
-    match = _WORD_BEFORE_RE.search(text, 0, dot)
+    # Look only at a short window before the dot: searching from the start of the text would
+    # make splitting quadratic in the paragraph's length.
+    match = _WORD_BEFORE_RE.search(text, max(0, dot - 24), dot)
     if not match:
         return False
     word = match.group(1).lower().rstrip(".")

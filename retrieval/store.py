@@ -170,20 +170,20 @@ class Store:
         stored: StoredFile,
         articles: Sequence[tuple[str, str, str | None, str | None, int]],
         chunks_by_article: Sequence[Sequence[tuple[Chunk, np.ndarray]]],
+        *,
+        replace: bool = True,
     ) -> None:
-        """Replace everything stored for ``stored.rel_path``.
+        """Store a file's articles, replacing what was stored for ``stored.rel_path`` (pass
+        ``replace=False`` for a file known to be new).
 
         ``articles`` are (doc_id, title, url, date, paragraph count), ``chunks_by_article`` the
         matching chunks with their term ids. Call inside ``transaction()``.
         """
-        self.remove_file(stored.rel_path)
-        self.db["files"].insert(
-            {
-                "rel_path": stored.rel_path,
-                "content_hash": stored.content_hash,
-                "size": stored.size,
-                "mtime_ns": stored.mtime_ns,
-            }
+        if replace:
+            self.remove_file(stored.rel_path)
+        self.db.conn.execute(
+            "INSERT INTO files (rel_path, content_hash, size, mtime_ns) VALUES (?, ?, ?, ?)",
+            [stored.rel_path, stored.content_hash, stored.size, stored.mtime_ns],
         )
         seen_doc_ids: set[str] = set()
         for (doc_id, title, url, date, paragraphs), chunks in zip(
@@ -192,7 +192,7 @@ class Store:
             if doc_id in seen_doc_ids:
                 continue
             seen_doc_ids.add(doc_id)
-            cursor = self.db.execute(
+            cursor = self.db.conn.execute(
                 "INSERT INTO articles (doc_id, rel_path, title, url, date, paragraphs)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [doc_id, stored.rel_path, title, url, date, paragraphs],

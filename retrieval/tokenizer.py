@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 import Stemmer
 
@@ -21,35 +20,26 @@ from retrieval.stopwords import STOPWORDS
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
 _THOUSANDS_RE = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 # Zero-width and bidi controls would otherwise cut words in two or hide inside them.
-_INVISIBLE = dict.fromkeys(
-    [
-        0x00AD,
-        0x200B,
-        0x200C,
-        0x200D,
-        0x200E,
-        0x200F,
-        0x2060,
-        0xFEFF,
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-    ]
-)
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
+_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+_APOSTROPHES_RE = re.compile("[’‘ʼ`]")
 
 _stemmer = Stemmer.Stemmer("english")
 
 
 def normalize(text: str) -> str:
     """The text as the tokenizer sees it: NFKC, casefolded, invisible characters removed."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    return text.translate(_APOSTROPHES).casefold()
+    # The checks first: most news text is ASCII, and a no-op pass still copies the string.
+    if text.isascii():
+        return text.replace("`", "'").lower()
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE_RE.sub("", text)
+    return _APOSTROPHES_RE.sub("'", text).casefold()
 
 
 def _clean_word(word: str) -> str:
     if word.endswith("'s"):
         word = word[:-2]
-    if _THOUSANDS_RE.match(word):
+    if "," in word and _THOUSANDS_RE.match(word):
         word = word.replace(",", "")
     return word
 
@@ -59,11 +49,33 @@ def words(text: str) -> list[str]:
     return [_clean_word(w) for w in _TOKEN_RE.findall(normalize(text))]
 
 
-@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+# Raw word → index term ("" for a stopword). News vocabulary is Zipfian, so nearly every word
+# is a hit; bounded so a stream of hostile unique words cannot grow it without limit.
+_TERM_CACHE: dict[str, str] = {}
+_TERM_CACHE_LIMIT = 500_000
+
+
+def _term(word: str) -> str:
+    cleaned = _clean_word(word)
+    term = "" if not cleaned or cleaned in STOPWORDS else _stemmer.stemWord(cleaned)
+    if len(_TERM_CACHE) >= _TERM_CACHE_LIMIT:
+        _TERM_CACHE.clear()
+    _TERM_CACHE[word] = term
+    return term
+
+
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text``: stemmed words, stopwords removed, in text order."""
-    return [stem(w) for w in words(text) if w and w not in STOPWORDS]
+    cache = _TERM_CACHE
+    terms = []
+    for word in _TOKEN_RE.findall(normalize(text)):
+        term = cache.get(word)
+        if term is None:
+            term = _term(word)
+        if term:
+            terms.append(term)
+    return terms

@@ -1,0 +1,135 @@
+"""End-to-end speed of the indexing pipeline and of `newsbite ask` on a real corpus.
+
+Measures, on one corpus folder (default: the BBC + Reuters news in ../shared/data/news):
+cold indexing (paragraphs per second), a refresh with nothing changed, loading the engine from
+an up-to-date store, and `newsbite ask -` answering a batch of questions in one process.
+
+    python bench/bench_pipeline.py [--corpus ../shared/data/news] [--questions 500]
+
+Prints a markdown table; copy it into docs/benchmarks.md with the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from retrieval.engine import QAEngine  # noqa: E402
+from retrieval.indexer import refresh  # noqa: E402
+from retrieval.store import Store  # noqa: E402
+
+
+def sample_questions(engine: QAEngine, count: int, seed: int = 7) -> list[str]:
+    """Questions made from real sentences: a wh-word plus a few of a sentence's words."""
+    rng = random.Random(seed)
+    store = engine._snapshot.store
+    with engine._snapshot.lock:
+        rows = store.db.execute(
+            "SELECT text FROM chunks WHERE id IN (SELECT id FROM chunks ORDER BY random() LIMIT ?)",
+            [count * 2],
+        ).fetchall()
+    questions = []
+    for (text,) in rows:
+        words = [w for w in text.split() if w.isalpha()]
+        if len(words) < 8:
+            continue
+        start = rng.randrange(0, len(words) - 6)
+        questions.append(
+            f"{rng.choice(['What', 'Who', 'How many', 'When'])} "
+            + " ".join(words[start : start + rng.randint(4, 8)])
+            + "?"
+        )
+        if len(questions) == count:
+            break
+    return questions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "data" / "news")
+    parser.add_argument("--questions", type=int, default=500)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        store = Store(db)
+        started = time.perf_counter()
+        summary = refresh(store, args.corpus)
+        cold = time.perf_counter() - started
+        store.close()
+
+        store = Store(db)
+        started = time.perf_counter()
+        unchanged = refresh(store, args.corpus)
+        warm = time.perf_counter() - started
+        store.close()
+        assert not unchanged.changed
+
+        started = time.perf_counter()
+        engine = QAEngine.open(args.corpus, db, refresh_index=False)
+        load = time.perf_counter() - started
+        questions = sample_questions(engine, args.questions)
+        engine.close()
+
+        env = dict(os.environ)
+        command = [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "ask",
+            "--corpus",
+            str(args.corpus),
+            "--db",
+            str(db),
+            "--json",
+            "-",
+        ]
+        started = time.perf_counter()
+        subprocess.run(
+            command, input="", text=True, check=True, env=env, cwd=REPO, capture_output=True
+        )
+        startup = time.perf_counter() - started
+        started = time.perf_counter()
+        done = subprocess.run(
+            command,
+            input="\n".join(questions),
+            text=True,
+            check=True,
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+        )
+        batch = time.perf_counter() - started
+        answered = len(done.stdout.splitlines())
+
+    per_question_ms = (batch - startup) / max(answered, 1) * 1000
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"corpus: {args.corpus} — {summary.articles} articles, {summary.paragraphs} paragraphs, "
+        f"{len(summary.skipped)} files skipped\n"
+    )
+    print("| measure | result |")
+    print("|---|---|")
+    print(f"| cold indexing | {cold:.1f} s, {summary.paragraphs / cold:,.0f} paragraphs/s |")
+    print(f"| `newsbite index`, nothing changed (refresh) | {warm:.2f} s |")
+    print(f"| engine load from an up-to-date store | {load:.2f} s |")
+    print(f"| `newsbite ask -` start-up (refresh check + load, no question) | {startup:.2f} s |")
+    print(
+        f"| `newsbite ask -` per question, end to end ({answered} questions) "
+        f"| {per_question_ms:.2f} ms |"
+    )
+    print(f"| peak RSS of this process (indexing + load) | {peak_mb:,.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()

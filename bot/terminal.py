@@ -1,0 +1,81 @@
+"""Terminal output of the command line: answers for people, and a progress bar."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import textwrap
+import time
+
+from retrieval.answers import Answer, AnswerResult
+
+_BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+
+
+def _style(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{_RESET}" if color else text
+
+
+def citation(answer: Answer) -> str:
+    where = f"{answer.title}, paragraph {answer.paragraph}"
+    return f"{where} <{answer.url}>" if answer.url else f"{where} ({answer.doc_id})"
+
+
+def highlighted_sentence(answer: Answer, color: bool) -> str:
+    if answer.answer is None or answer.answer_start is None or answer.answer_end is None:
+        return answer.sentence
+    before = answer.sentence[: answer.answer_start]
+    after = answer.sentence[answer.answer_end :]
+    marked = _style(answer.answer, _BOLD, color) if color else f"[{answer.answer}]"
+    return before + marked + after
+
+
+def render_result(result: AnswerResult, *, color: bool = False) -> str:
+    width = min(shutil.get_terminal_size((100, 20)).columns, 100)
+    lines = [_style(f"Q: {result.question}", _DIM, color)]
+    if result.no_answer:
+        lines.append("The articles don't answer this question.")
+        if result.answers:
+            lines.append("Closest passages:")
+            for answer in result.answers:
+                lines.append(f"  - “{answer.sentence}” — {citation(answer)}")
+        return "\n".join(lines) + "\n"
+    for number, answer in enumerate(result.answers, 1):
+        head = answer.answer if answer.answer else answer.sentence
+        prefix = "A:" if number == 1 else f"{number}."
+        lines.append(f"{prefix} {_style(head, _BOLD, color)}  (confidence {answer.confidence:.2f})")
+        quoted = textwrap.fill(
+            "“" + highlighted_sentence(answer, color) + "”",
+            width=width,
+            initial_indent="   ",
+            subsequent_indent="   ",
+        )
+        lines.append(quoted)
+        lines.append(f"   — {citation(answer)}")
+    return "\n".join(lines) + "\n"
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._last = 0.0
+        self._drawn = False
+
+    def update(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        width = 30
+        filled = width * done // max(total, 1)
+        bar = "#" * filled + "-" * (width - filled)
+        sys.stderr.write(f"\r{self.label} [{bar}] {done}/{total} files")
+        sys.stderr.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()

@@ -1,0 +1,210 @@
+"""The QA engine: owns the store and the BM25 index, answers questions, reloads the corpus.
+
+Created once and shared (by the CLI, or by every handler of the bot). Queries run against an
+immutable *snapshot*: a BM25 index plus a database connection pinned to the state the index was
+built from, so a question never sees a chunk id that a concurrent reload has just replaced.
+``reload()`` builds a whole new snapshot on the side and swaps it in with one assignment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from retrieval.answerer import Answerer
+from retrieval.answers import AnswerResult
+from retrieval.bm25 import BM25Index
+from retrieval.documents import Article, Passage
+from retrieval.indexer import IndexSummary, Progress, TermIds, refresh, write_articles
+from retrieval.store import SourceInfo, Store, StoredFile
+from retrieval.tokenizer import tokenize
+
+DEFAULT_RETRIEVAL_DEPTH = 10
+
+
+class ReloadInProgress(RuntimeError):
+    """A reload was asked for while another one is running."""
+
+
+class _SnapshotRetired(Exception):
+    """The snapshot was swapped out and closed between taking it and reading from it."""
+
+
+class _Snapshot:
+    """One generation of the index and the database state it was built from."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.lock = threading.Lock()  # one sqlite3 connection: one user at a time
+        self.retired = False
+        store.begin_snapshot()
+        self.generation = store.get_meta("generation")
+        arrays = store.token_arrays()
+        self.chunk_ids = arrays.chunk_ids
+        self.index = BM25Index.from_token_ids(
+            arrays.token_ids, arrays.doc_lengths, arrays.vocabulary
+        )
+        self.article_count, self.chunk_count = store.counts()
+
+    def passages(self, query_terms: list[str], k: int) -> list[Passage]:
+        doc_indexes, scores = self.index.top_k(query_terms, k)
+        if len(doc_indexes) == 0:
+            return []
+        chunk_ids = self.chunk_ids[doc_indexes]
+        with self.lock:
+            if self.retired:
+                raise _SnapshotRetired
+            chunks = self.store.chunks([int(i) for i in chunk_ids])
+        return [
+            Passage(
+                chunk_id=int(chunk_id), chunk=chunks[int(chunk_id)], score=float(score), rank=rank
+            )
+            for rank, (chunk_id, score) in enumerate(zip(chunk_ids, scores, strict=True))
+            if int(chunk_id) in chunks
+        ]
+
+    def close(self) -> None:
+        with self.lock:
+            self.retired = True
+            self.store.end_snapshot()
+            if self.store.path != ":memory:":
+                self.store.close()
+
+
+class QAEngine:
+    def __init__(
+        self,
+        db_path: Path | str,
+        corpus: Path | None,
+        snapshot: _Snapshot,
+        answerer: Answerer,
+    ) -> None:
+        self.db_path = db_path
+        self.corpus = corpus
+        self.answerer = answerer
+        self._snapshot = snapshot
+        self._reload_lock = threading.Lock()
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        corpus: Path | None,
+        db_path: Path,
+        *,
+        refresh_index: bool = True,
+        answerer: Answerer | None = None,
+        no_answer_threshold: float | None = None,
+        progress: Progress | None = None,
+    ) -> QAEngine:
+        """Open the store at ``db_path``, first bringing it up to date with ``corpus`` unless
+        ``refresh_index`` is false. Raises StoreError / CorpusNotFound with a clear message."""
+        if corpus is not None and refresh_index:
+            writer = Store(db_path)
+            try:
+                refresh(writer, corpus, progress)
+            finally:
+                writer.close()
+        snapshot = _Snapshot(Store(db_path))
+        answerer = answerer or Answerer(no_answer_threshold=no_answer_threshold)
+        return cls(db_path, corpus, snapshot, answerer)
+
+    @classmethod
+    def from_articles(
+        cls, articles: Iterable[Article], *, answerer: Answerer | None = None
+    ) -> QAEngine:
+        """An engine over articles held in memory (evaluation, tests); it cannot reload."""
+        store = Store.in_memory()
+        term_ids = TermIds({})
+        by_source: dict[str, list[Article]] = {}
+        for article in articles:
+            by_source.setdefault(article.doc_id, []).append(article)
+        with store.transaction():
+            for doc_id, group in by_source.items():
+                write_articles(store, StoredFile(doc_id, "", 0, 0), group, term_ids, replace=False)
+            store.add_terms(term_ids.added)
+        return cls(":memory:", None, _Snapshot(store), answerer or Answerer())
+
+    # -- questions ----------------------------------------------------------------------------
+
+    @property
+    def index(self) -> BM25Index:
+        return self._snapshot.index
+
+    @property
+    def article_count(self) -> int:
+        return self._snapshot.article_count
+
+    @property
+    def chunk_count(self) -> int:
+        return self._snapshot.chunk_count
+
+    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
+        """The ``k`` best passages for ``question`` by BM25, best first."""
+        return self._retrieve(tokenize(question), k)[1]
+
+    def answer(
+        self, question: str, k: int = 3, depth: int = DEFAULT_RETRIEVAL_DEPTH
+    ) -> AnswerResult:
+        """Up to ``k`` answers to ``question``, read from its ``depth`` best passages."""
+        snapshot, passages = self._retrieve(tokenize(question), max(k, depth))
+        if not passages:
+            return AnswerResult(question=question, no_answer=True, answers=[])
+        return self.answerer.answer(question, passages, snapshot.index.idf, k=k)
+
+    def _retrieve(self, terms: list[str], k: int) -> tuple[_Snapshot, list[Passage]]:
+        while True:
+            snapshot = self._snapshot
+            try:
+                return snapshot, snapshot.passages(terms, k)
+            except _SnapshotRetired:
+                continue  # a reload swapped it out just now: the next one is already in place
+
+    def sources(self) -> list[SourceInfo]:
+        while True:
+            snapshot = self._snapshot
+            with snapshot.lock:
+                if not snapshot.retired:
+                    return snapshot.store.sources()
+
+    # -- reload -------------------------------------------------------------------------------
+
+    def reload(self, progress: Progress | None = None) -> IndexSummary:
+        """Re-index the corpus folder incrementally and swap the new index in.
+
+        Blocking and thread-safe; meant to run off the event loop while questions keep being
+        answered from the current snapshot. Raises ReloadInProgress when another reload runs;
+        on any other error the current index stays in service.
+        """
+        if self.corpus is None:
+            raise ValueError("this engine was built from articles in memory: nothing to reload")
+        if not self._reload_lock.acquire(blocking=False):
+            raise ReloadInProgress("a reload is already running")
+        try:
+            writer = Store(self.db_path)
+            try:
+                summary = refresh(writer, self.corpus, progress)
+            finally:
+                writer.close()
+            current = self._snapshot
+            reader = Store(self.db_path)
+            if reader.get_meta("generation") == current.generation:
+                reader.close()
+                return summary
+            try:
+                fresh = _Snapshot(reader)
+            except BaseException:
+                reader.close()
+                raise
+            self._snapshot = fresh
+            current.close()
+            return summary
+        finally:
+            self._reload_lock.release()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._snapshot.close()
