@@ -108,7 +108,7 @@ def open_engine(corpus: Path, db: Path, *, progress: bool, threshold: float | No
     from retrieval.engine import QAEngine
     from retrieval.store import StoreError
 
-    bar = ProgressBar("indexing") if progress and sys.stderr.isatty() else None
+    bar = ProgressBar() if progress and sys.stderr.isatty() else None
     try:
         engine = QAEngine.open(
             corpus, db, no_answer_threshold=threshold, progress=bar.update if bar else None
@@ -132,7 +132,7 @@ def run_index(args: argparse.Namespace) -> int:
     if args.rebuild:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-    bar = ProgressBar("indexing") if sys.stderr.isatty() else None
+    bar = ProgressBar() if sys.stderr.isatty() else None
     try:
         store = Store(db)
     except StoreError as error:

@@ -58,20 +58,24 @@ def render_result(result: AnswerResult, *, color: bool = False) -> str:
 class ProgressBar:
     """A one-line progress bar on stderr, redrawn at most ten times a second."""
 
-    def __init__(self, label: str) -> None:
-        self.label = label
+    def __init__(self) -> None:
         self._last = 0.0
+        self._stage = ""
         self._drawn = False
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if done < total and now - self._last < 0.1:
+        if stage != self._stage:
+            if self._drawn:
+                sys.stderr.write("\n")
+            self._stage = stage
+        elif done < total and now - self._last < 0.1:
             return
         self._last = now
         width = 30
         filled = width * done // max(total, 1)
         bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\r{self.label} [{bar}] {done}/{total} files")
+        sys.stderr.write(f"\r{stage:<18} [{bar}] {done}/{total}")
         sys.stderr.flush()
         self._drawn = True
 

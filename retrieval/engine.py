@@ -17,7 +17,7 @@ from retrieval.answerer import Answerer
 from retrieval.answers import AnswerResult
 from retrieval.bm25 import BM25Index
 from retrieval.documents import Article, Passage
-from retrieval.indexer import IndexSummary, Progress, TermIds, refresh, write_articles
+from retrieval.indexer import IndexSummary, PendingFile, Progress, refresh, write_articles
 from retrieval.store import SourceInfo, Store, StoredFile
 from retrieval.tokenizer import tokenize
 
@@ -118,14 +118,15 @@ class QAEngine:
     ) -> QAEngine:
         """An engine over articles held in memory (evaluation, tests); it cannot reload."""
         store = Store.in_memory()
-        term_ids = TermIds({})
         by_source: dict[str, list[Article]] = {}
         for article in articles:
             by_source.setdefault(article.doc_id, []).append(article)
+        files = [
+            PendingFile(StoredFile(doc_id, "", 0, 0), False, group)
+            for doc_id, group in by_source.items()
+        ]
         with store.transaction():
-            for doc_id, group in by_source.items():
-                write_articles(store, StoredFile(doc_id, "", 0, 0), group, term_ids, replace=False)
-            store.add_terms(term_ids.added)
+            write_articles(store, files)
         return cls(":memory:", None, _Snapshot(store), answerer or Answerer())
 
     # -- questions ----------------------------------------------------------------------------

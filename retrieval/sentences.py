@@ -18,9 +18,12 @@ _ABBREVIATIONS = frozenset(
     u.s u.k u.n e.g i.e a.m p.m d.c u.s.a n.y l.a
     """.split()
 )
-# Candidate ends: terminal punctuation, closing quotes/brackets, then white space.
-_END_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+)")
-_NEXT_START_RE = re.compile(r"\s+[\"'“‘(\[]*[A-Z0-9À-ÖØ-Þ]")
+# A candidate boundary: terminal punctuation with any closing quotes or brackets, white space,
+# then something that can start a sentence. Or a blank line, which always ends a sentence.
+_BOUNDARY_RE = re.compile(
+    r"(?P<punct>[.!?]+[\"'”’)\]]*)(?P<space>\s+)(?=[\"'“‘(\[]*[A-Z0-9À-ÖØ-Þ])|\n[^\S\n]*\n\s*"
+)
+_BLANK_LINE_RE = re.compile(r"\n\s*\n")
 _WORD_BEFORE_RE = re.compile(r"([\w.]+)$")
 
 
@@ -37,9 +40,6 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return (len(word) == 1 and word.isalpha()) or bool(re.fullmatch(r"(?:\w\.)+\w", word))
 
 
-_BLANK_LINE_RE = re.compile(r"\n\s*\n")
-
-
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of ``text``, white space trimmed, in order.
 
@@ -47,36 +47,29 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     ends a sentence: a headline or a list item has no full stop, but is not part of what follows.
     """
     spans: list[tuple[int, int]] = []
-    block_start = 0
-    for blank in _BLANK_LINE_RE.finditer(text):
-        spans.extend(_split_block(text, block_start, blank.start()))
-        block_start = blank.end()
-    spans.extend(_split_block(text, block_start, len(text)))
+    start = 0
+    for match in _BOUNDARY_RE.finditer(text):
+        punct = match.group("punct")
+        if punct is None:
+            end = match.start()
+        else:
+            end = match.start("space")
+            if (
+                punct[0] == "."
+                and len(punct.rstrip("\"'”’)]")) == 1
+                and _is_abbreviation(text, match.start())
+                and not _BLANK_LINE_RE.search(match.group("space"))
+            ):
+                continue
+        _append_trimmed(spans, text, start, end)
+        start = match.end()
+    _append_trimmed(spans, text, start, len(text))
     return spans
 
 
-def _split_block(text: str, start: int, stop: int) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for match in _END_RE.finditer(text, start, stop):
-        end = match.end()
-        punct = match.group(0)
-        if (
-            punct.startswith(".")
-            and len(punct.rstrip("\"'”’)]")) == 1
-            and _is_abbreviation(text, match.start())
-        ):
-            continue
-        if not _NEXT_START_RE.match(text, end, stop):
-            continue
-        spans.append((start, end))
-        start = end
-    spans.append((start, stop))
-    return [trimmed for s, e in spans if (trimmed := _trim(text, s, e))]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None
+def _append_trimmed(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if stripped:
+        start += len(piece) - len(piece.lstrip())
+        spans.append((start, start + len(stripped)))

@@ -9,7 +9,6 @@ unused until the next ``--rebuild``.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,9 +17,14 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from retrieval.documents import Chunk
+from retrieval.documents import Article, Chunk
 
 SCHEMA_VERSION = "1"
+
+
+def _sentence_offsets(blob: bytes) -> tuple[tuple[int, int], ...]:
+    flat = np.frombuffer(blob, dtype=np.int32).tolist()
+    return tuple(zip(flat[::2], flat[1::2], strict=True))
 
 
 class StoreError(Exception):
@@ -114,7 +118,7 @@ class Store:
                     "text": str,
                     "start": int,
                     "end": int,
-                    "sentences": str,
+                    "sentences": bytes,
                     "token_ids": bytes,
                 },
                 pk="id",
@@ -165,55 +169,47 @@ class Store:
         self.db.execute("DELETE FROM articles WHERE rel_path = ?", [rel_path])
         self.db.execute("DELETE FROM files WHERE rel_path = ?", [rel_path])
 
-    def put_file(
-        self,
-        stored: StoredFile,
-        articles: Sequence[tuple[str, str, str | None, str | None, int]],
-        chunks_by_article: Sequence[Sequence[tuple[Chunk, np.ndarray]]],
-        *,
-        replace: bool = True,
-    ) -> None:
-        """Store a file's articles, replacing what was stored for ``stored.rel_path`` (pass
-        ``replace=False`` for a file known to be new).
-
-        ``articles`` are (doc_id, title, url, date, paragraph count), ``chunks_by_article`` the
-        matching chunks with their term ids. Call inside ``transaction()``.
-        """
-        if replace:
-            self.remove_file(stored.rel_path)
+    def add_file(self, stored: StoredFile) -> None:
+        """Record a file as indexed (its articles follow with ``add_article``)."""
         self.db.conn.execute(
             "INSERT INTO files (rel_path, content_hash, size, mtime_ns) VALUES (?, ?, ?, ?)",
             [stored.rel_path, stored.content_hash, stored.size, stored.mtime_ns],
         )
-        seen_doc_ids: set[str] = set()
-        for (doc_id, title, url, date, paragraphs), chunks in zip(
-            articles, chunks_by_article, strict=True
-        ):
-            if doc_id in seen_doc_ids:
-                continue
-            seen_doc_ids.add(doc_id)
-            cursor = self.db.conn.execute(
-                "INSERT INTO articles (doc_id, rel_path, title, url, date, paragraphs)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [doc_id, stored.rel_path, title, url, date, paragraphs],
-            )
-            article_id = cursor.lastrowid
-            self.db.conn.executemany(
-                'INSERT INTO chunks (article_id, paragraph, text, start, "end", sentences,'
-                " token_ids) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        article_id,
-                        chunk.paragraph,
-                        chunk.text,
-                        chunk.start,
-                        chunk.end,
-                        json.dumps(chunk.sentences, separators=(",", ":")),
-                        term_ids.astype(np.int32, copy=False).tobytes(),
-                    )
-                    for chunk, term_ids in chunks
-                ],
-            )
+
+    def add_articles(
+        self,
+        rel_path: str,
+        articles: Sequence[Article],
+        chunks: Sequence[Sequence[tuple[Chunk, np.ndarray]]],
+    ) -> None:
+        """Store articles of ``rel_path``, each with its chunks and their term ids."""
+        first_id = self.db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM articles")
+        article_ids = range(first_id.fetchone()[0], 1 << 62)
+        self.db.conn.executemany(
+            "INSERT INTO articles (id, doc_id, rel_path, title, url, date, paragraphs)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (article_id, a.doc_id, rel_path, a.title, a.url, a.date, len(a.paragraphs))
+                for article_id, a in zip(article_ids, articles, strict=False)
+            ],
+        )
+        self.db.conn.executemany(
+            'INSERT INTO chunks (article_id, paragraph, text, start, "end", sentences,'
+            " token_ids) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    article_id,
+                    chunk.paragraph,
+                    chunk.text,
+                    chunk.start,
+                    chunk.end,
+                    np.array(chunk.sentences, dtype=np.int32).tobytes(),
+                    term_ids.astype(np.int32, copy=False).tobytes(),
+                )
+                for article_id, article_chunks in zip(article_ids, chunks, strict=False)
+                for chunk, term_ids in article_chunks
+            ],
+        )
 
     def transaction(self):
         """One atomic write: readers see all of it or none of it."""
@@ -261,7 +257,7 @@ class Store:
                 text=row[5],
                 start=row[6],
                 end=row[7],
-                sentences=tuple(tuple(pair) for pair in json.loads(row[8])),
+                sentences=_sentence_offsets(row[8]),
             )
             for row in rows
         }

@@ -79,3 +79,4 @@ def tokenize(text: str) -> list[str]:
         if term:
             terms.append(term)
     return terms
+

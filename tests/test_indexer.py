@@ -1,5 +1,6 @@
 import os
 
+import numpy as np
 import pytest
 
 from retrieval.indexer import refresh
@@ -75,3 +76,24 @@ def test_a_failed_refresh_leaves_the_store_as_it_was(small_corpus, tmp_path, mon
     with pytest.raises(OSError, match="disk full"):
         refresh(store, small_corpus)
     assert (store.counts(), store.stored_files()) == before
+
+
+def test_parallel_preparation_stores_the_same_index(small_corpus, tmp_path, monkeypatch):
+    import retrieval.indexer as indexer
+
+    for n in range(6):
+        (small_corpus / f"extra{n}.txt").write_text(f"Story {n}\n\nParagraph about topic {n}.\n")
+    serial = Store(tmp_path / "serial.db")
+    refresh(serial, small_corpus)
+    monkeypatch.setattr(indexer, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(indexer, "BATCH_ARTICLES", 2)
+    parallel = Store(tmp_path / "parallel.db")
+    refresh(parallel, small_corpus)
+
+    def chunk_terms(store: Store) -> list[tuple[str, ...]]:
+        arrays = store.token_arrays()
+        split = np.split(arrays.token_ids, np.cumsum(arrays.doc_lengths)[:-1])
+        return sorted(tuple(arrays.vocabulary[i] for i in ids) for ids in split)
+
+    assert chunk_terms(serial) == chunk_terms(parallel)
+    assert serial.counts() == parallel.counts()

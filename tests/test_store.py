@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from retrieval.documents import Chunk
+from retrieval.documents import Article, Chunk
 from retrieval.store import Store, StoredFile, StoreError
 
 
@@ -9,15 +9,23 @@ def chunk(text: str, paragraph: int = 1) -> Chunk:
     return Chunk("a.txt", "Title", None, paragraph, text, 0, len(text), ((0, len(text)),))
 
 
+def put_file(store: Store, stored: StoredFile, article: Article, chunks) -> None:
+    with store.transaction():
+        store.remove_file(stored.rel_path)
+        store.add_file(stored)
+        store.add_articles(stored.rel_path, [article], [chunks])
+
+
 def test_put_and_read_back_chunks_and_token_arrays():
     store = Store.in_memory()
-    with store.transaction():
-        store.put_file(
-            StoredFile("a.txt", "h1", 10, 1),
-            [("a.txt", "Title", "https://x", "2017-04-12", 2)],
-            [[(chunk("One two.", 1), np.array([0, 1])), (chunk("Two.", 2), np.array([1]))]],
-        )
-        store.add_terms([(0, "one"), (1, "two")])
+    article = Article("a.txt", "Title", "https://x", "2017-04-12", ("One two.", "Two."))
+    put_file(
+        store,
+        StoredFile("a.txt", "h1", 10, 1),
+        article,
+        [(chunk("One two.", 1), np.array([0, 1])), (chunk("Two.", 2), np.array([1]))],
+    )
+    store.add_terms([(0, "one"), (1, "two")])
     arrays = store.token_arrays()
     assert arrays.vocabulary == ["one", "two"]
     assert arrays.doc_lengths.tolist() == [2, 1]
@@ -32,12 +40,9 @@ def test_put_and_read_back_chunks_and_token_arrays():
 def test_replacing_a_file_removes_its_old_chunks():
     store = Store.in_memory()
     for digest, texts in (("h1", ["Old."]), ("h2", ["New.", "Newer."])):
-        with store.transaction():
-            store.put_file(
-                StoredFile("a.txt", digest, 1, 1),
-                [("a.txt", "Title", None, None, len(texts))],
-                [[(chunk(t), np.array([0])) for t in texts]],
-            )
+        article = Article("a.txt", "Title", None, None, tuple(texts))
+        chunks = [(chunk(t), np.array([0])) for t in texts]
+        put_file(store, StoredFile("a.txt", digest, 1, 1), article, chunks)
     assert store.counts() == (1, 2)
     with store.transaction():
         store.remove_file("a.txt")
