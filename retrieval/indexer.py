@@ -12,14 +12,14 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from retrieval.chunks import chunk_article
+from retrieval.chunks import article_body, chunk_article
 from retrieval.corpus import (
     CorpusFile,
     SkippedFile,
@@ -28,8 +28,8 @@ from retrieval.corpus import (
     parse_file,
     read_file_bytes,
 )
-from retrieval.documents import Article, Chunk
-from retrieval.store import Store, StoredFile
+from retrieval.documents import Article
+from retrieval.store import Store, StoredFile, sentence_blob
 from retrieval.tokenizer import tokenize
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -71,20 +71,32 @@ PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 IN_FLIGHT_BATCHES = 8
 
 
-def tokenized_chunks(article: Article) -> list[tuple[Chunk, str]]:
+# A chunk as a worker process sends it back: plain values are far cheaper to pickle than
+# dataclasses, and the text is cut from the article the parent already holds.
+PreparedChunk = tuple[int, int, int, bytes, str]  # paragraph, start, end, sentences, terms
+
+
+def prepare_article(article: Article) -> list[PreparedChunk]:
     """An article's chunks with the terms they are indexed under (space-separated): the
     article's title, then the chunk's own text. The title goes into every chunk because
     questions name the subject ("the Super Bowl", "the Kremlin") that a paragraph deep inside
     the article no longer repeats."""
     title = " ".join(tokenize(article.title))
     return [
-        (chunk, f"{title} {' '.join(tokenize(chunk.text))}") for chunk in chunk_article(article)
+        (
+            chunk.paragraph,
+            chunk.start,
+            chunk.end,
+            sentence_blob(chunk.sentences),
+            f"{title} {' '.join(tokenize(chunk.text))}",
+        )
+        for chunk in chunk_article(article)
     ]
 
 
-def prepare_batch(articles: list[Article]) -> list[list[tuple[Chunk, str]]]:
+def prepare_batch(articles: list[Article]) -> list[list[PreparedChunk]]:
     """The CPU-heavy part of indexing, free of shared state so it can run in another process."""
-    return [tokenized_chunks(article) for article in articles]
+    return [prepare_article(article) for article in articles]
 
 
 class TermIds:
@@ -139,44 +151,45 @@ class _Writer:
             if article.doc_id not in self._doc_ids:
                 self._doc_ids.add(article.doc_id)
                 kept.append((article, chunks))
-        term_ids = iter(self.term_ids.encode([t for _, chunks in kept for _, t in chunks]))
-        self.store.add_articles(
-            pending.stored.rel_path,
-            [article for article, _ in kept],
-            [[(chunk, next(term_ids)) for chunk, _ in chunks] for _, chunks in kept],
-        )
+        term_ids = iter(self.term_ids.encode([c[4] for _, chunks in kept for c in chunks]))
+        rows = []
+        for article, chunks in kept:
+            body = article_body(article)
+            rows.append(
+                [
+                    (paragraph, body[start:end], start, end, sentences, next(term_ids))
+                    for paragraph, start, end, sentences, _ in chunks
+                ]
+            )
+        self.store.add_articles(pending.stored.rel_path, [a for a, _ in kept], rows)
         self.chunks_written += sum(len(chunks) for _, chunks in kept)
 
 
-def write_articles(
-    store: Store,
-    files: list[PendingFile],
-    parallel: bool = False,
-    progress: Progress | None = None,
-) -> int:
-    """Chunk, tokenize and store the articles of ``files``; returns the chunks written."""
+def write_articles(store: Store, files: Iterable[PendingFile], parallel: bool = False) -> int:
+    """Chunk, tokenize and store the articles of ``files``; returns the chunks written.
+
+    ``files`` may be a lazy iterator: with ``parallel``, reading and parsing the next files
+    overlaps with the workers chunking and tokenizing the previous ones.
+    """
     term_ids = TermIds(store.vocabulary())
     writer = _Writer(store, term_ids)
-    batches = [
+    batches = (
         (pending, start == 0, pending.articles[start : start + BATCH_ARTICLES])
         for pending in files
         for start in range(0, max(len(pending.articles), 1), BATCH_ARTICLES)
-    ]
-    prepared = (
-        _prepared_in_parallel(batches)
-        if parallel and len(batches) > 1
-        else (prepare_batch(articles) for _, _, articles in batches)
     )
-    for done, (batch, chunks) in enumerate(zip(batches, prepared, strict=True), 1):
+    if parallel:
+        prepared = _prepared_in_parallel(batches)
+    else:
+        prepared = ((batch, prepare_batch(batch[2])) for batch in batches)
+    for batch, chunks in prepared:
         writer.write(*batch, chunks)
-        if progress:
-            progress("indexing articles", done, len(batches))
     store.add_terms(term_ids.added)
     return writer.chunks_written
 
 
-def _prepared_in_parallel(batches: list) -> Iterator[list[list[tuple[Chunk, str]]]]:
-    """``prepare_batch`` of each batch, in order, computed by worker processes."""
+def _prepared_in_parallel(batches: Iterator[tuple]) -> Iterator[tuple[tuple, list]]:
+    """(batch, ``prepare_batch`` of it) for each batch, in order, computed by worker processes."""
     # forkserver: workers fork from a clean process, safe even when the caller has threads (the
     # bot reloads from a worker thread); a bounded window keeps memory flat on huge archives.
     context = multiprocessing.get_context("forkserver")
@@ -184,12 +197,14 @@ def _prepared_in_parallel(batches: list) -> Iterator[list[list[tuple[Chunk, str]
     workers = max(1, min(os.cpu_count() or 1, 4))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         window: deque = deque()
-        for _, _, articles in batches:
-            window.append(pool.submit(prepare_batch, articles))
+        for batch in batches:
+            window.append((batch, pool.submit(prepare_batch, batch[2])))
             if len(window) >= IN_FLIGHT_BATCHES:
-                yield window.popleft().result()
+                batch, future = window.popleft()
+                yield batch, future.result()
         while window:
-            yield window.popleft().result()
+            batch, future = window.popleft()
+            yield batch, future.result()
 
 
 def refresh(store: Store, corpus_root: Path, progress: Progress | None = None) -> IndexSummary:
@@ -200,23 +215,29 @@ def refresh(store: Store, corpus_root: Path, progress: Progress | None = None) -
     files, skipped = list_corpus_files(corpus_root)
     summary.skipped.extend(skipped)
     stored = store.stored_files()
-    seen: set[str] = set()
-    changed: list[PendingFile] = []
-    changed_bytes = 0
-    with store.transaction():
+    # Worker processes repay their start-up only on a big change, such as a first index; the
+    # size and mtime tell cheaply, before any hashing, how much is likely to be new.
+    likely_new_bytes = sum(
+        file.size
+        for file in files
+        if (previous := stored.get(file.rel_path)) is None
+        or (previous.size, previous.mtime_ns) != (file.size, file.mtime_ns)
+    )
+
+    def changed_files() -> Iterator[PendingFile]:
         for done, file in enumerate(files, 1):
-            seen.add(file.rel_path)
             pending = _check_file(store, file, stored.get(file.rel_path), summary)
             if pending is not None:
-                changed.append(pending)
-                changed_bytes += pending.stored.size
+                yield pending
             if progress:
-                progress("reading files", done, len(files))
-        for rel_path in stored.keys() - seen:
+                progress("indexing", done, len(files))
+
+    with store.transaction():
+        for rel_path in stored.keys() - {file.rel_path for file in files}:
             store.remove_file(rel_path)
             summary.removed += 1
         summary.new_paragraphs = write_articles(
-            store, changed, parallel=changed_bytes >= PARALLEL_MIN_BYTES, progress=progress
+            store, changed_files(), parallel=likely_new_bytes >= PARALLEL_MIN_BYTES
         )
         if summary.changed:
             store.set_meta("generation", str(time.time_ns()))

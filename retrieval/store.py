@@ -22,6 +22,18 @@ from retrieval.documents import Article, Chunk
 SCHEMA_VERSION = "1"
 
 
+# A chunk as stored: paragraph, text, start, end, sentence offsets (sentence_blob), term ids.
+ChunkRow = tuple[int, str, int, int, bytes, np.ndarray]
+
+
+def sentence_blob(sentences: Sequence[tuple[int, int]]) -> bytes:
+    return np.array(sentences, dtype=np.int32).tobytes()
+
+
+def _int32_bytes(values: np.ndarray) -> bytes:
+    return np.asarray(values, dtype=np.int32).tobytes()
+
+
 def _sentence_offsets(blob: bytes) -> tuple[tuple[int, int], ...]:
     flat = np.frombuffer(blob, dtype=np.int32).tolist()
     return tuple(zip(flat[::2], flat[1::2], strict=True))
@@ -180,9 +192,9 @@ class Store:
         self,
         rel_path: str,
         articles: Sequence[Article],
-        chunks: Sequence[Sequence[tuple[Chunk, np.ndarray]]],
+        chunks: Sequence[Sequence[ChunkRow]],
     ) -> None:
-        """Store articles of ``rel_path``, each with its chunks and their term ids."""
+        """Store articles of ``rel_path``, each with its chunks."""
         first_id = self.db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM articles")
         article_ids = range(first_id.fetchone()[0], 1 << 62)
         self.db.conn.executemany(
@@ -197,17 +209,9 @@ class Store:
             'INSERT INTO chunks (article_id, paragraph, text, start, "end", sentences,'
             " token_ids) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (
-                    article_id,
-                    chunk.paragraph,
-                    chunk.text,
-                    chunk.start,
-                    chunk.end,
-                    np.array(chunk.sentences, dtype=np.int32).tobytes(),
-                    term_ids.astype(np.int32, copy=False).tobytes(),
-                )
+                (article_id, paragraph, text, start, end, sentences, _int32_bytes(term_ids))
                 for article_id, article_chunks in zip(article_ids, chunks, strict=False)
-                for chunk, term_ids in article_chunks
+                for paragraph, text, start, end, sentences, term_ids in article_chunks
             ],
         )
 

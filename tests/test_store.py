@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from retrieval.documents import Article, Chunk
-from retrieval.store import Store, StoredFile, StoreError
+from retrieval.documents import Article
+from retrieval.store import Store, StoredFile, StoreError, sentence_blob
 
 
-def chunk(text: str, paragraph: int = 1) -> Chunk:
-    return Chunk("a.txt", "Title", None, paragraph, text, 0, len(text), ((0, len(text)),))
+def chunk(text: str, paragraph: int, term_ids: list[int]):
+    return paragraph, text, 0, len(text), sentence_blob([(0, len(text))]), np.array(term_ids)
 
 
 def put_file(store: Store, stored: StoredFile, article: Article, chunks) -> None:
@@ -23,7 +23,7 @@ def test_put_and_read_back_chunks_and_token_arrays():
         store,
         StoredFile("a.txt", "h1", 10, 1),
         article,
-        [(chunk("One two.", 1), np.array([0, 1])), (chunk("Two.", 2), np.array([1]))],
+        [chunk("One two.", 1, [0, 1]), chunk("Two.", 2, [1])],
     )
     store.add_terms([(0, "one"), (1, "two")])
     arrays = store.token_arrays()
@@ -41,7 +41,7 @@ def test_replacing_a_file_removes_its_old_chunks():
     store = Store.in_memory()
     for digest, texts in (("h1", ["Old."]), ("h2", ["New.", "Newer."])):
         article = Article("a.txt", "Title", None, None, tuple(texts))
-        chunks = [(chunk(t), np.array([0])) for t in texts]
+        chunks = [chunk(t, 1, [0]) for t in texts]
         put_file(store, StoredFile("a.txt", digest, 1, 1), article, chunks)
     assert store.counts() == (1, 2)
     with store.transaction():
