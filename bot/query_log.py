@@ -1,0 +1,198 @@
+"""The query log: one row per question in the ``queries`` table of the engine's database.
+
+Handlers call ``record()``, which only appends to an in-memory queue; a writer thread inserts
+the rows in batches with its own connection, so the event loop never waits for SQLite (a reload
+may hold the write lock for seconds). Logging is best effort: a failed write is reported once
+in the log and never stops the bot from answering.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from retrieval.answers import AnswerResult
+
+TABLE = "queries"
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRecord:
+    time: str  # ISO 8601, UTC
+    chat_type: str  # private, group, supergroup, channel
+    chat_id: int
+    user_id: int | None
+    question: str
+    answered: bool
+    doc_id: str | None  # the top passage's article, also when no answer was given
+    title: str | None
+    paragraph: int | None
+    confidence: float | None
+    latency_ms: float
+
+    @classmethod
+    def from_result(
+        cls,
+        result: AnswerResult,
+        *,
+        chat_type: str,
+        chat_id: int,
+        user_id: int | None,
+        latency_ms: float,
+    ) -> QueryRecord:
+        top = result.answers[0] if result.answers else None
+        return cls(
+            time=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            chat_type=chat_type,
+            chat_id=chat_id,
+            user_id=user_id,
+            question=result.question,
+            answered=not result.no_answer,
+            doc_id=top.doc_id if top else None,
+            title=top.title if top else None,
+            paragraph=top.paragraph if top else None,
+            confidence=float(top.confidence) if top else None,
+            latency_ms=round(latency_ms, 1),
+        )
+
+
+_COLUMNS = {
+    "id": int,
+    "time": str,
+    "chat_type": str,
+    "chat_id": int,
+    "user_id": int,
+    "question": str,
+    "answered": int,
+    "doc_id": str,
+    "title": str,
+    "paragraph": int,
+    "confidence": float,
+    "latency_ms": float,
+}
+
+
+class _Flush:
+    """A marker in the queue: set once every record queued before it has been handled."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+_STOP = object()
+
+
+class QueryLog:
+    def __init__(
+        self,
+        db_path: Path | str,
+        *,
+        batch_size: int = 200,
+        max_pending: int = 10_000,
+    ) -> None:
+        self.db_path = str(db_path)
+        self.batch_size = batch_size
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
+        self._failing = False  # a write failed and has been reported; don't report each one
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._run, name="query-log-writer", daemon=True)
+        self._thread.start()
+
+    def record(self, record: QueryRecord) -> None:
+        """Queue ``record`` for writing; never blocks, never raises."""
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self._dropped += 1
+            if self._dropped == 1:
+                logger.warning("query log queue is full: dropping records until it drains")
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until every record queued so far has been written (or failed to)."""
+        if not self._thread.is_alive():
+            return True
+        marker = _Flush()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued and stop the writer thread."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # -- the writer thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        db: sqlite_utils.Database | None = None
+        try:
+            while True:
+                item = self._queue.get()
+                batch: list[QueryRecord] = []
+                markers: list[_Flush] = []
+                stop = False
+                while True:
+                    if item is _STOP:
+                        stop = True
+                    elif isinstance(item, _Flush):
+                        markers.append(item)
+                    elif isinstance(item, QueryRecord):
+                        batch.append(item)
+                    if stop or len(batch) >= self.batch_size:
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    db = self._write(db, batch)
+                for marker in markers:
+                    marker.done.set()
+                if stop:
+                    return
+        finally:
+            if db is not None:
+                db.conn.close()
+
+    def _write(
+        self, db: sqlite_utils.Database | None, batch: list[QueryRecord]
+    ) -> sqlite_utils.Database | None:
+        try:
+            if db is None:
+                db = _open(self.db_path)
+            with db.conn:
+                db[TABLE].insert_all([asdict(record) for record in batch])
+        except (sqlite3.Error, OSError) as error:
+            if not self._failing:
+                logger.error(
+                    "cannot write the query log to %s (%s); questions are still answered,"
+                    " further write errors are not reported until a write succeeds",
+                    self.db_path,
+                    error,
+                )
+                self._failing = True
+            if db is not None:
+                db.conn.close()
+            return None
+        if self._failing:
+            logger.info("query log writes work again")
+            self._failing = False
+        return db
+
+
+def _open(db_path: str) -> sqlite_utils.Database:
+    # A reload can hold the write lock while it re-indexes: wait for it rather than fail.
+    conn = sqlite3.connect(db_path, timeout=30, check_same_thread=False)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    with conn:
+        db[TABLE].create(_COLUMNS, pk="id", if_not_exists=True)
+        db[TABLE].create_index(["time"], if_not_exists=True)
+    return db

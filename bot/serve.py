@@ -1,0 +1,127 @@
+"""``newsbite serve``: run the Telegram bot with long polling until SIGINT/SIGTERM.
+
+bot/cli.py creates the ``serve`` subcommand with --corpus and --db, then calls
+``add_arguments`` for the rest and ``main`` to run it. The CLI imports this module for every
+command, so python-telegram-bot and the engine are only imported once ``main`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings, read_token
+
+# Updates we act on; edited messages, channel posts, member changes etc. are not even fetched.
+ALLOWED_UPDATES = ["message", "callback_query"]
+POLL_TIMEOUT_SECONDS = 10  # long-poll duration; a stop signal interrupts it at once
+REDACTED = "<token>"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="TOML settings file (default: $NEWSBITE_CONFIG); environment and flags override it",
+    )
+    parser.add_argument(
+        "--api-url",
+        metavar="URL",
+        default=None,
+        help="Bot API base URL, e.g. http://127.0.0.1:8081/bot (default: $NEWSBITE_API_URL or"
+        " Telegram's)",
+    )
+    parser.add_argument(
+        "--admins",
+        metavar="IDS",
+        default=None,
+        help="comma-separated numeric Telegram user ids allowed to /reload"
+        " (default: $NEWSBITE_ADMINS)",
+    )
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token in any log record, message, arguments and traceback alike.
+
+    Installed on the root handlers, so it also sees records of libraries (httpx logs request
+    URLs, and Bot API URLs contain the token)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, REDACTED)
+            record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, REDACTED)
+        if record.stack_info and self.token in record.stack_info:
+            record.stack_info = record.stack_info.replace(self.token, REDACTED)
+        return True
+
+
+def configure_logging(level: str, token: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(token))
+    # httpx logs every request URL at INFO, and the URL contains the token.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str, token: str | None, code: int) -> int:
+    if token:
+        message = message.replace(token, REDACTED)
+    print(f"newsbite: {message}", file=sys.stderr)
+    return code
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the bot until a stop signal; the exit code (0 after a clean stop, 2 for bad
+    settings or a missing corpus/database, 1 for anything else)."""
+    try:
+        settings: Settings = load_settings(args)
+        token = read_token()
+    except ConfigError as error:
+        return _fail(str(error), None, 2)
+    configure_logging(settings.log_level, token)
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.app import build_application
+    from retrieval.corpus import CorpusNotFound
+    from retrieval.store import StoreError
+
+    application = build_application(settings, token)
+    # run_polling runs on the current event loop and closes it when done: give it a fresh one,
+    # so that main() can be called more than once in a process (tests).
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    try:
+        application.run_polling(
+            drop_pending_updates=False,  # a restart answers what arrived while it was down
+            allowed_updates=ALLOWED_UPDATES,
+            timeout=POLL_TIMEOUT_SECONDS,
+        )
+    except InvalidToken:
+        return _fail("the Bot API rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)", token, 1)
+    except CorpusNotFound as error:
+        return _fail(f"corpus folder not found: {error}", token, 2)
+    except StoreError as error:
+        return _fail(str(error), token, 2)
+    except TelegramError as error:
+        return _fail(f"cannot reach the Bot API: {error}", token, 1)
+    logging.getLogger(__name__).info("stopped")
+    return 0
