@@ -1,0 +1,328 @@
+"""The corpus folder: which files it holds, their bytes, and the articles in them.
+
+Three steps the indexer keeps apart: ``list_corpus_files`` walks the folder (cheap: stat only,
+so unchanged files are recognised without reading them), ``read_file_bytes`` reads one file,
+``parse_file`` turns bytes into cleaned articles. Nothing inside the folder makes them raise
+anything but ``SkippedFileError``: a bad file is reported and passed over, never fatal.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import heapq
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from retrieval.cleaning import clean_characters
+from retrieval.documents import Article
+from retrieval.html_reader import read_html_article
+from retrieval.json_reader import read_json, read_jsonl
+from retrieval.text_reader import read_markdown, read_plain_text
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
+
+BINARY_SNIFF_BYTES = 8192
+_BINARY_MAX_BAD_SHARE = 0.3  # replacement or control characters in the sniffed start
+_BINARY_CONTROL_RE = re.compile(r"[\x01-\x08\x0e-\x1a\x1c-\x1f\ufffd]")
+_BOMS = [  # UTF-32 first: its little-endian BOM starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+]
+_ESCAPED_BYTE_RE = re.compile(r"[\udc80-\udcff]")
+
+
+class CorpusNotFound(Exception):
+    """The corpus folder is missing, not a folder, or cannot be listed at all."""
+
+
+class SkippedFileError(Exception):
+    """A listed file cannot be read now; the message is the reason, one short line."""
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusFile:
+    path: Path  # absolute
+    rel_path: str  # posix path relative to the corpus root; the key in the store
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SkippedFile:
+    rel_path: str  # a folder that cannot be listed ends with "/"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    articles: list[Article]
+    warnings: list[str]
+
+
+# --- listing --------------------------------------------------------------------------------
+
+DirKey = tuple[int, int]  # (st_dev, st_ino): the folder itself, whatever path leads to it
+
+
+def list_corpus_files(
+    root: Path, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[list[CorpusFile], list[SkippedFile]]:
+    """Supported files under ``root`` and the entries passed over, both sorted by rel_path.
+
+    Hidden files and folders (".git", ".newsbite") are ignored without a note. Symlinks are
+    followed; a linked folder is walked after the real tree and only if it was not walked
+    already, so a link to an ancestor (a loop) or to a folder seen elsewhere is reported once
+    instead of being walked forever.
+    """
+    root = Path(os.path.abspath(root))
+    try:
+        root_stat = root.stat()
+        if not stat.S_ISDIR(root_stat.st_mode):
+            raise CorpusNotFound(f"not a folder: {root}")
+        with os.scandir(root):
+            pass
+    except OSError as error:
+        raise CorpusNotFound(f"cannot open corpus folder {root}: {_os_reason(error)}") from error
+    walk = _Walk(root, max_bytes)
+    walk.run(_dir_key(root_stat))
+    return sorted(walk.files, key=lambda f: f.rel_path), sorted(walk.skipped)
+
+
+def _dir_key(st: os.stat_result) -> DirKey:
+    return st.st_dev, st.st_ino
+
+
+class _Walk:
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self.files: list[CorpusFile] = []
+        self.skipped: list[SkippedFile] = []
+        self.visited: dict[DirKey, str] = {}
+        # Linked folders wait until the real tree is walked: (rel_path, path, ancestors, key).
+        self.linked: list[tuple[str, Path, tuple[DirKey, ...], DirKey]] = []
+
+    def run(self, root_key: DirKey) -> None:
+        self.visited[root_key] = ""
+        stack: list[tuple[Path, str, tuple[DirKey, ...]]] = [(self.root, "", (root_key,))]
+        while stack or self.linked:
+            if stack:
+                self._scan(*stack.pop(), stack)
+                continue
+            rel, path, ancestors, key = heapq.heappop(self.linked)
+            if key in ancestors:
+                self.skipped.append(SkippedFile(rel, "symlink loop"))
+            elif key in self.visited:
+                self.skipped.append(SkippedFile(rel, f"same folder as {self.visited[key]}/"))
+            else:
+                self.visited[key] = rel
+                stack.append((path, rel, (*ancestors, key)))
+
+    def _scan(
+        self,
+        folder: Path,
+        rel_folder: str,
+        ancestors: tuple[DirKey, ...],
+        stack: list[tuple[Path, str, tuple[DirKey, ...]]],
+    ) -> None:
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError as error:
+            self.skipped.append(SkippedFile(f"{rel_folder}/", _os_reason(error)))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
+            try:
+                st = entry.stat()  # follows symlinks
+            except OSError as error:
+                self.skipped.append(SkippedFile(rel, _stat_failure(entry, error)))
+                continue
+            path = folder / entry.name
+            if stat.S_ISDIR(st.st_mode):
+                key = _dir_key(st)
+                if entry.is_symlink():
+                    heapq.heappush(self.linked, (rel, path, ancestors, key))
+                elif key in self.visited:  # a bind mount can show a folder twice, too
+                    self.skipped.append(SkippedFile(rel, f"same folder as {self.visited[key]}/"))
+                else:
+                    self.visited[key] = rel
+                    stack.append((path, rel, (*ancestors, key)))
+            elif stat.S_ISREG(st.st_mode):
+                self._add_file(path, rel, st)
+            else:
+                self.skipped.append(SkippedFile(rel, "not a regular file"))
+
+    def _add_file(self, path: Path, rel: str, st: os.stat_result) -> None:
+        suffix = PurePosixPath(rel).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            reason = f"unsupported type {suffix}" if suffix else "unsupported type (no suffix)"
+            self.skipped.append(SkippedFile(rel, reason))
+        elif st.st_size > self.max_bytes:
+            self.skipped.append(SkippedFile(rel, _too_large(st.st_size, self.max_bytes)))
+        elif st.st_size == 0:
+            self.skipped.append(SkippedFile(rel, "empty"))
+        else:
+            self.files.append(CorpusFile(path, rel, st.st_size, st.st_mtime_ns))
+
+
+def _stat_failure(entry: os.DirEntry, error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "symlink loop"
+    if isinstance(error, FileNotFoundError):
+        return "broken symlink" if entry.is_symlink() else "vanished while reading"
+    return _os_reason(error)
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, FileNotFoundError):
+        return "vanished while reading"
+    if error.errno == errno.ELOOP:
+        return "symlink loop"
+    return f"unreadable ({error.strerror or error})"
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"too large ({_human_size(size)} > {_human_size(max_bytes)})"
+
+
+def _human_size(n: int) -> str:
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value.is_integer() else f"{value:.1f} {unit}"
+    return f"{n} bytes"
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def read_file_bytes(file: CorpusFile, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; SkippedFileError(reason) if it cannot be read now."""
+    try:
+        # O_NONBLOCK: a FIFO put where a file was listed must not hang the indexer on open.
+        fd = os.open(file.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise SkippedFileError("not a regular file")
+            if st.st_size > max_bytes:
+                raise SkippedFileError(_too_large(st.st_size, max_bytes))
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise SkippedFileError(_os_reason(error)) from error
+    if len(data) > max_bytes:  # grew between fstat and read
+        raise SkippedFileError(_too_large(len(data), max_bytes))
+    return data
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+def parse_file(rel_path: str, data: bytes) -> ParsedFile:
+    """The articles in a file's bytes, with warnings; never raises.
+
+    A file without articles comes back with ``articles=[]`` and a warning saying why.
+    """
+    try:
+        return _parse(rel_path, data)
+    except Exception as error:
+        # Last line of defence: the readers handle every case we know of, but one odd file
+        # must not stop an index run of thousands.
+        return ParsedFile([], [f"could not parse ({type(error).__name__}: {error})"])
+
+
+def _parse(rel_path: str, data: bytes) -> ParsedFile:
+    suffix = PurePosixPath(rel_path).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return ParsedFile([], [f"unsupported type {suffix or '(no suffix)'}"])
+    if not data.strip():
+        return ParsedFile([], ["empty"])
+    if looks_binary(data):
+        return ParsedFile([], ["binary file"])
+    text, warnings = decode_text(data)
+    if not text.strip():
+        return ParsedFile([], [*warnings, "empty"])
+    fallback_title = PurePosixPath(rel_path).stem or "Untitled"
+    articles: list[Article] = []
+    if suffix in (".json", ".jsonl"):
+        # JSON strings are cleaned field by field, after parsing: a control character can
+        # arrive as an escape ("\\u0007") that the raw text does not show.
+        reader = read_json if suffix == ".json" else read_jsonl
+        articles, record_warnings = reader(rel_path, text, fallback_title)
+        warnings.extend(record_warnings)
+    else:
+        read = {".txt": read_plain_text, ".md": read_markdown}.get(suffix, read_html_article)
+        article = read(clean_characters(text), rel_path, fallback_title)
+        if article is None:
+            warnings.append("no paragraphs")
+        else:
+            articles.append(article)
+    return ParsedFile(articles, warnings)
+
+
+def looks_binary(data: bytes) -> bool:
+    """NUL bytes, or mostly undecodable bytes and control characters, in the first 8 KiB.
+    Text with a UTF-16/32 byte order mark is text even though it is full of NULs."""
+    if any(data.startswith(bom) for bom, _ in _BOMS):
+        return False
+    sample = data[:BINARY_SNIFF_BYTES]
+    if b"\x00" in sample:
+        return True
+    text = sample.decode("utf-8", errors="replace")
+    if "\ufffd" not in text and text.replace("\n", "").replace("\t", "").isprintable():
+        return False  # the common case, decided in C
+    bad = len(_BINARY_CONTROL_RE.findall(text))
+    return bad > _BINARY_MAX_BAD_SHARE * len(text)
+
+
+def decode_text(data: bytes) -> tuple[str, list[str]]:
+    """(text, warnings). UTF-8 with its BOM stripped; UTF-16/32 by BOM. Bytes that are not
+    UTF-8 are read as Windows-1252, the usual culprit (BBC ``sport/199.txt`` has a lone
+    0xA3, "£"), so the text stays readable rather than full of U+FFFD."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(codec), []
+            except UnicodeDecodeError:
+                text = data[len(bom) :].decode(codec, errors="replace")
+                return text, [f"invalid {codec[:6].upper()} bytes replaced"]
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="surrogateescape")
+    bad = len(_ESCAPED_BYTE_RE.findall(text))
+    text = _ESCAPED_BYTE_RE.sub(_windows_1252, text)
+    noun = "byte" if bad == 1 else "bytes"
+    return text, [f"invalid UTF-8 bytes replaced ({bad} {noun} read as Windows-1252)"]
+
+
+def _windows_1252(match: re.Match[str]) -> str:
+    byte = bytes([ord(match.group()) - 0xDC00])
+    return byte.decode("cp1252", errors="replace")  # five codes are unassigned: U+FFFD
+
+
+def read_articles(root: Path) -> Iterator[Article]:
+    """Every article under ``root``; files that cannot be read or parsed are passed over."""
+    files, _ = list_corpus_files(root)
+    for file in files:
+        try:
+            data = read_file_bytes(file)
+        except SkippedFileError:
+            continue
+        yield from parse_file(file.rel_path, data).articles

@@ -1,0 +1,181 @@
+"""HTML pages → title, URL, date and story paragraphs.
+
+The story is the text of the <p> elements (and list items) inside <article>, else <main>, else
+<body>; navigation, headers, footers, asides, forms, captions and scripts are removed first.
+Metadata is read before anything is removed, because the headline and the publication time
+usually live in the page <header>.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bs4 import BeautifulSoup, Tag
+
+from retrieval.cleaning import collapse_whitespace, finish_paragraphs
+from retrieval.documents import Article
+
+_NOT_STORY_TAGS = [
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "figcaption",
+    "button",
+    "iframe",
+    "svg",
+]
+_DATE_META = [
+    {"property": "article:published_time"},
+    {"name": "article:published_time"},
+    {"itemprop": "datePublished"},
+    {"name": "date"},
+    {"name": "pubdate"},
+    {"name": "dc.date"},
+]
+# "Headline | Site", "Headline - Site", "Headline — Site".
+_TITLE_SUFFIX_RE = re.compile(r"^(.+?)\s+(?:\||-|–|—|·|::)\s+([^|–—·]+)$")
+_SITE_NAME_MAX_WORDS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlPage:
+    title: str | None
+    url: str | None
+    date: str | None
+    paragraphs: list[str]
+
+
+def read_html(html: str) -> HtmlPage:
+    soup = BeautifulSoup(html, "html.parser")
+    url = _link_href(soup, "canonical") or _meta(soup, {"property": "og:url"})
+    site_name = _meta(soup, {"property": "og:site_name"}) or _meta(
+        soup, {"name": "application-name"}
+    )
+    title = _title(soup, site_name, url)
+    date = next((value for attrs in _DATE_META if (value := _meta(soup, attrs))), None)
+    if date is None:
+        time = soup.find("time", attrs={"datetime": True})
+        if isinstance(time, Tag):
+            date = collapse_whitespace(str(time["datetime"])) or None
+    return HtmlPage(title, url, date, html_paragraphs(soup))
+
+
+def html_paragraphs(soup_or_html: BeautifulSoup | str) -> list[str]:
+    """The story paragraphs of a page or an HTML fragment, whitespace collapsed."""
+    soup = (
+        BeautifulSoup(soup_or_html, "html.parser")
+        if isinstance(soup_or_html, str)
+        else soup_or_html
+    )
+    for tag in soup.find_all(_NOT_STORY_TAGS):
+        tag.decompose()
+    for line_break in soup.find_all("br"):
+        line_break.replace_with(" ")
+    container, in_story = _story_container(soup)
+    # List items count inside an article or <main>; in a bare <body> they are mostly menus.
+    names = ["p", "li"] if in_story else ["p"]
+    paragraphs = []
+    for element in container.find_all(names):
+        if element.find_parent(names) is not None or element.find(names) is not None:
+            continue  # nested: the innermost element carries the text
+        text = collapse_whitespace(element.get_text())
+        if text:
+            paragraphs.append(text)
+    if not paragraphs:
+        # A page without <p> markup: its text lines are the nearest thing to paragraphs.
+        lines = container.get_text("\n").split("\n")
+        paragraphs = [text for line in lines if (text := collapse_whitespace(line))]
+    return paragraphs
+
+
+def _story_container(soup: BeautifulSoup) -> tuple[Tag, bool]:
+    articles = soup.find_all("article")
+    if articles:
+        # A page listing several teasers has several <article>s: the story is the longest.
+        return max(articles, key=lambda a: sum(len(p.get_text()) for p in a.find_all("p"))), True
+    main = soup.find("main")
+    if isinstance(main, Tag):
+        return main, True
+    body = soup.find("body")
+    return (body if isinstance(body, Tag) else soup), False
+
+
+def _meta(soup: BeautifulSoup, attrs: dict[str, str]) -> str | None:
+    tag = soup.find("meta", attrs=attrs)
+    if isinstance(tag, Tag) and tag.get("content"):
+        return collapse_whitespace(str(tag["content"])) or None
+    return None
+
+
+def _link_href(soup: BeautifulSoup, rel: str) -> str | None:
+    tag = soup.find("link", rel=rel)
+    if isinstance(tag, Tag) and tag.get("href"):
+        return collapse_whitespace(str(tag["href"])) or None
+    return None
+
+
+def _title(soup: BeautifulSoup, site_name: str | None, url: str | None) -> str | None:
+    title = _meta(soup, {"property": "og:title"})
+    if not title:
+        heading = soup.find("h1")
+        title = collapse_whitespace(heading.get_text()) if isinstance(heading, Tag) else None
+    if not title and soup.title is not None:
+        title = collapse_whitespace(soup.title.get_text())
+    return strip_site_suffix(title, site_name, url) if title else None
+
+
+def strip_site_suffix(title: str, site_name: str | None, url: str | None) -> str:
+    """``title`` without a trailing " | Site" / " - Site" when that part is clearly the site:
+    the page's declared site name, a match for the URL's host, or a short name after "|"."""
+    match = _TITLE_SUFFIX_RE.match(title)
+    if not match:
+        return title
+    headline, suffix = match[1].strip(), match[2].strip()
+    if len(headline.split()) < 2:  # "Budget | Analysis of …": the suffix is the story
+        return title
+    if _is_site_name(suffix, site_name, url) or (
+        title[match.end(1) :].lstrip().startswith("|")
+        and len(suffix.split()) <= _SITE_NAME_MAX_WORDS
+    ):
+        return headline
+    return title
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+def _is_site_name(suffix: str, site_name: str | None, url: str | None) -> bool:
+    squashed = _squash(suffix)
+    if not squashed:
+        return False
+    if site_name and squashed == _squash(site_name):
+        return True
+    try:
+        host = (urlsplit(url).hostname or "") if url else ""
+    except ValueError:  # a malformed URL in the page says nothing about the site
+        host = ""
+    labels = [label for label in host.removeprefix("www.").split(".") if label]
+    if not labels:
+        return False
+    if squashed in _squash(host):  # "news.com.au" for news.com.au, "BBC" for bbc.co.uk
+        return True
+    return len(labels[0]) >= 3 and labels[0] in squashed  # "BBC News" for bbc.co.uk
+
+
+def read_html_article(html: str, doc_id: str, fallback_title: str) -> Article | None:
+    """The article in an HTML page; None when the page has no story text."""
+    page = read_html(html)
+    title = page.title or fallback_title
+    paragraphs = finish_paragraphs(page.paragraphs, title)
+    if not paragraphs:
+        return None
+    return Article(doc_id, title, page.url, page.date, paragraphs)

@@ -1,0 +1,182 @@
+"""JSON and JSON Lines files → one article per record.
+
+A ``.json`` file holds a list of records, one record, or an object with the list under
+"articles", "data" or "items"; a ``.jsonl`` file holds one record per line, and a bad line costs
+only that record. Field names vary between exporters, so each field is looked up under the
+common spellings. A record's key in ``doc_id`` is its own id when every record has a distinct
+one (ids survive reordering), else its 1-based position in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from retrieval.cleaning import (
+    clean_characters,
+    collapse_whitespace,
+    finish_paragraphs,
+    split_paragraphs,
+)
+from retrieval.documents import Article
+from retrieval.html_reader import html_paragraphs
+
+TITLE_FIELDS = ("title", "headline", "name")
+TEXT_FIELDS = ("text", "body", "content", "article", "story")
+URL_FIELDS = ("url", "link", "source_url", "canonical_url")
+DATE_FIELDS = ("date", "published", "published_at", "pubdate", "time")
+KEY_FIELDS = ("id", "_id", "newid")
+LIST_FIELDS = ("articles", "data", "items")
+MAX_LINE_WARNINGS = 5  # a file of garbage should not produce a warning per line
+
+_HTML_START_RE = re.compile(r"\s*<[A-Za-z!/]")
+# Not strict: exporters leave raw tabs and newlines inside strings. One shared decoder, since
+# json.loads with options builds a new one per call (per line of a JSON Lines file).
+_DECODER = json.JSONDecoder(strict=False)
+
+Records = list[tuple[int, Any]]  # (1-based record number, parsed value)
+
+
+def read_json(rel_path: str, text: str, fallback_title: str) -> tuple[list[Article], list[str]]:
+    try:
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError as error:
+        if error.msg == "Extra data":
+            # Several values one after another: JSON Lines saved under the wrong suffix.
+            articles, warnings = read_jsonl(rel_path, text, fallback_title)
+            if articles:
+                return articles, ["several JSON values: read as JSON Lines", *warnings]
+        return [], [f"invalid JSON (line {error.lineno}, column {error.colno})"]
+    except RecursionError:
+        return [], ["invalid JSON (nested too deeply)"]
+    if isinstance(value, dict):
+        listed = next((value[f] for f in LIST_FIELDS if isinstance(value.get(f), list)), None)
+        if listed is None:
+            return _articles(rel_path, [(1, value)], fallback_title, single=True)
+        value = listed
+    if not isinstance(value, list):
+        return [], [f"no articles: the JSON holds a {type(value).__name__}"]
+    return _articles(rel_path, list(enumerate(value, 1)), fallback_title, single=False)
+
+
+def read_jsonl(rel_path: str, text: str, fallback_title: str) -> tuple[list[Article], list[str]]:
+    records: Records = []
+    bad_lines: list[int] = []
+    number = 0
+    for line_number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        number += 1  # bad lines keep their number, so later records keep their keys
+        try:
+            records.append((number, _DECODER.decode(line)))
+        except (json.JSONDecodeError, RecursionError):
+            bad_lines.append(line_number)
+    warnings = [f"line {n}: invalid JSON" for n in bad_lines[:MAX_LINE_WARNINGS]]
+    if len(bad_lines) > MAX_LINE_WARNINGS:
+        warnings.append(f"{len(bad_lines) - MAX_LINE_WARNINGS} more lines of invalid JSON")
+    articles, record_warnings = _articles(rel_path, records, fallback_title, single=False)
+    return articles, warnings + record_warnings
+
+
+def _articles(
+    rel_path: str, records: Records, fallback_title: str, single: bool
+) -> tuple[list[Article], list[str]]:
+    objects = [(number, value) for number, value in records if isinstance(value, dict)]
+    key_field = _key_field([value for _, value in objects])
+    articles: list[Article] = []
+    without_text = 0
+    for number, record in objects:
+        if single:
+            doc_id = rel_path
+        else:
+            key = _scalar(record[key_field]) if key_field else str(number)
+            doc_id = f"{rel_path}#{key}"
+        article = _article(record, doc_id, fallback_title)
+        if article is None:
+            without_text += 1
+        else:
+            articles.append(article)
+    warnings = []
+    if len(records) > len(objects):
+        warnings.append(_count(len(records) - len(objects), "record") + " not objects, skipped")
+    if without_text:
+        warnings.append(_count(without_text, "record") + " without text skipped")
+    if not records:
+        warnings.append("no records")
+    return articles, warnings
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _key_field(records: list[dict]) -> str | None:
+    """The first id field that every record has, as a distinct string or number."""
+    for field in KEY_FIELDS:
+        keys = [_scalar(record.get(field)) for record in records]
+        if records and all(keys) and len(set(keys)) == len(keys):
+            return field
+    return None
+
+
+def _scalar(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str | int | float):
+        text = clean_characters(str(value)).strip()
+        return text or None
+    return None
+
+
+def _article(record: dict, doc_id: str, fallback_title: str) -> Article | None:
+    title_text = _first_text(record, TITLE_FIELDS)
+    title = collapse_whitespace(title_text) if title_text else ""
+    body = next((record[f] for f in TEXT_FIELDS if record.get(f)), None)
+    paragraphs = finish_paragraphs(_body_paragraphs(body), title)
+    if not paragraphs:
+        return None
+    return Article(
+        doc_id=doc_id,
+        title=title or fallback_title,
+        url=_first_scalar(record, URL_FIELDS),
+        date=_first_scalar(record, DATE_FIELDS),
+        paragraphs=paragraphs,
+    )
+
+
+def _body_paragraphs(body: Any) -> list[str]:
+    if isinstance(body, list):  # some exporters store the paragraphs as a list
+        return [p for item in body if not isinstance(item, list) for p in _body_paragraphs(item)]
+    text = _as_text(body)
+    if not text:
+        return []
+    text = clean_characters(text)
+    if _HTML_START_RE.match(text):
+        return html_paragraphs(text)
+    return split_paragraphs(text)
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):  # e.g. WordPress: {"rendered": "<p>…</p>"}
+        inner = next((value[k] for k in ("rendered", "text", "value") if k in value), None)
+        return inner if isinstance(inner, str) else None
+    return None
+
+
+def _first_text(record: dict, fields: tuple[str, ...]) -> str | None:
+    for field in fields:
+        text = _as_text(record.get(field))
+        if text and text.strip():
+            return clean_characters(text)
+    return None
+
+
+def _first_scalar(record: dict, fields: tuple[str, ...]) -> str | None:
+    for field in fields:
+        raw = record.get(field)
+        if raw is not None and (value := _scalar(raw)):
+            return value
+    return None
