@@ -232,8 +232,13 @@ def refresh(store: Store, corpus_root: Path, progress: Progress | None = None) -
             if progress:
                 progress("indexing", done, len(files))
 
+    # A folder that could not be listed this time keeps what was indexed from it.
+    unlisted = tuple(skip.rel_path for skip in skipped if skip.rel_path.endswith("/"))
+    gone = stored.keys() - {file.rel_path for file in files}
+    gone = {path for path in gone if not path.startswith(unlisted)} if unlisted else gone
+
     with store.transaction():
-        for rel_path in stored.keys() - {file.rel_path for file in files}:
+        for rel_path in gone:
             store.remove_file(rel_path)
             summary.removed += 1
         summary.new_paragraphs = write_articles(

@@ -97,3 +97,23 @@ def test_parallel_preparation_stores_the_same_index(small_corpus, tmp_path, monk
 
     assert chunk_terms(serial) == chunk_terms(parallel)
     assert serial.counts() == parallel.counts()
+
+
+def test_a_folder_that_cannot_be_listed_keeps_its_articles(small_corpus, tmp_path, monkeypatch):
+    sub = small_corpus / "archive"
+    sub.mkdir()
+    (sub / "old.txt").write_text("Old story\n\nSomething happened in the archive years ago.\n")
+    store = Store(tmp_path / "index.db")
+    assert refresh(store, small_corpus).added == 3
+    real_scandir = os.scandir
+
+    def failing_scandir(path):
+        if os.fspath(path).endswith("archive"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", failing_scandir)
+    summary = refresh(store, small_corpus)
+    assert summary.removed == 0
+    assert "archive/old.txt" in store.stored_files()
+    assert any(skip.rel_path == "archive/" for skip in summary.skipped)
