@@ -120,6 +120,8 @@ def open_engine(corpus: Path, db: Path, *, progress: bool, threshold: float | No
     finally:
         if bar:
             bar.close()
+    for warning in engine.warnings:
+        print(f"newsbite: warning: {warning}", file=sys.stderr)
     return engine
 
 

@@ -9,6 +9,7 @@ built from, so a question never sees a chunk id that a concurrent reload has jus
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +19,7 @@ from retrieval.answers import AnswerResult
 from retrieval.bm25 import BM25Index
 from retrieval.documents import Article, Passage
 from retrieval.indexer import IndexSummary, PendingFile, Progress, refresh, write_articles
-from retrieval.store import SourceInfo, Store, StoredFile
+from retrieval.store import REBUILD_HINT, SourceInfo, Store, StoredFile, StoreError
 from retrieval.tokenizer import tokenize
 
 DEFAULT_RETRIEVAL_DEPTH = 10
@@ -47,6 +48,20 @@ class _Snapshot:
             arrays.token_ids, arrays.doc_lengths, arrays.vocabulary
         )
         self.article_count, self.chunk_count = store.counts()
+
+    @classmethod
+    def load(cls, db_path: Path | str) -> _Snapshot:
+        """A snapshot of the database at ``db_path`` as it is now (read-only connection)."""
+        store = Store(db_path, read_only=True)
+        try:
+            return cls(store)
+        except sqlite3.DatabaseError as error:
+            store.close()
+            message = f"the index database {db_path} is damaged ({error}); {REBUILD_HINT}"
+            raise StoreError(message) from error
+        except BaseException:
+            store.close()
+            raise
 
     def passages(self, query_terms: list[str], k: int) -> list[Passage]:
         doc_indexes, scores = self.index.top_k(query_terms, k)
@@ -86,6 +101,7 @@ class QAEngine:
         self.answerer = answerer
         self._snapshot = snapshot
         self._reload_lock = threading.Lock()
+        self.warnings: list[str] = []
 
     # -- construction -------------------------------------------------------------------------
 
@@ -101,16 +117,26 @@ class QAEngine:
         progress: Progress | None = None,
     ) -> QAEngine:
         """Open the store at ``db_path``, first bringing it up to date with ``corpus`` unless
-        ``refresh_index`` is false. Raises StoreError / CorpusNotFound with a clear message."""
+        ``refresh_index`` is false. Raises StoreError / CorpusNotFound with a clear message.
+
+        A database that cannot be written (read-only file or folder) is served as it is, with a
+        warning in ``engine.warnings``, rather than refused.
+        """
+        warnings: list[str] = []
         if corpus is not None and refresh_index:
-            writer = Store(db_path)
-            try:
-                refresh(writer, corpus, progress)
-            finally:
-                writer.close()
-        snapshot = _Snapshot(Store(db_path))
+            if Store.writable(db_path):
+                writer = Store(db_path)
+                try:
+                    refresh(writer, corpus, progress)
+                finally:
+                    writer.close()
+            elif Path(db_path).exists():
+                warnings.append(f"{db_path} is read-only: answering from the index as it is")
+        snapshot = _Snapshot.load(db_path)
         answerer = answerer or Answerer(no_answer_threshold=no_answer_threshold)
-        return cls(db_path, corpus, snapshot, answerer)
+        engine = cls(db_path, corpus, snapshot, answerer)
+        engine.warnings = warnings
+        return engine
 
     @classmethod
     def from_articles(
@@ -191,15 +217,9 @@ class QAEngine:
             finally:
                 writer.close()
             current = self._snapshot
-            reader = Store(self.db_path)
-            if reader.get_meta("generation") == current.generation:
-                reader.close()
+            if stored_generation(self.db_path) == current.generation:
                 return summary
-            try:
-                fresh = _Snapshot(reader)
-            except BaseException:
-                reader.close()
-                raise
+            fresh = _Snapshot.load(self.db_path)
             self._snapshot = fresh
             current.close()
             return summary
@@ -209,3 +229,12 @@ class QAEngine:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._snapshot.close()
+
+
+def stored_generation(db_path: Path | str) -> str | None:
+    """The store's generation stamp: it changes whenever an index update changes anything."""
+    store = Store(db_path, read_only=True)
+    try:
+        return store.get_meta("generation")
+    finally:
+        store.close()

@@ -9,6 +9,7 @@ unused until the next ``--rebuild``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -69,24 +70,55 @@ class TokenArrays:
     vocabulary: list[str]  # vocabulary[i] is the term with id i
 
 
+LOCK_TIMEOUT_SECONDS = 10.0  # how long a writer waits for another writer before giving up
+REBUILD_HINT = "run `newsbite index --rebuild` to build it anew"
+
+
 class Store:
-    """A NewsBite SQLite database. Not thread-safe: one ``Store`` per thread of use."""
+    """A NewsBite SQLite database. Not thread-safe: one ``Store`` per thread of use.
+
+    ``read_only`` opens without ever writing (snapshot readers, a database on read-only
+    storage); such a store must already have been created by a writer.
+    """
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
         try:
             if self.path == ":memory:":
                 conn = sqlite3.connect(":memory:", check_same_thread=False)
             else:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                uri = f"file:{Path(self.path).resolve()}{'?mode=ro' if read_only else ''}"
-                conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+                conn = self._connect(Path(self.path), read_only)
             self.db = sqlite_utils.Database(conn, execute_plugins=False)
             if not read_only:
                 self._create_schema()
             self._check_schema()
         except sqlite3.DatabaseError as error:
-            raise StoreError(f"cannot open the index database {self.path}: {error}") from error
+            raise StoreError(
+                f"cannot open the index database {self.path}: {error}; {REBUILD_HINT}"
+                if "not a database" in str(error) or "malformed" in str(error)
+                else f"cannot open the index database {self.path}: {error}"
+            ) from error
+
+    @staticmethod
+    def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+        if read_only:
+            if not path.exists():
+                raise sqlite3.OperationalError("no index has been built yet")
+            uri = f"file:{path.resolve()}?mode=ro"
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            uri = f"file:{path.resolve()}"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=LOCK_TIMEOUT_SECONDS)
+
+    @staticmethod
+    def writable(path: Path | str) -> bool:
+        """Whether a writer could use ``path`` (the file, or its folder for a new one)."""
+        path = Path(path)
+        if path.exists():
+            return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+        folder = next((p for p in path.parents if p.exists()), Path("."))
+        return os.access(folder, os.W_OK)
 
     @classmethod
     def in_memory(cls) -> Store:
