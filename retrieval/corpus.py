@@ -20,7 +20,6 @@ from pathlib import Path, PurePosixPath
 
 from retrieval.cleaning import clean_characters
 from retrieval.documents import Article
-from retrieval.html_reader import read_html_article
 from retrieval.json_reader import read_json, read_jsonl
 from retrieval.text_reader import read_markdown, read_plain_text
 
@@ -264,13 +263,21 @@ def _parse(rel_path: str, data: bytes) -> ParsedFile:
         articles, record_warnings = reader(rel_path, text, fallback_title)
         warnings.extend(record_warnings)
     else:
-        read = {".txt": read_plain_text, ".md": read_markdown}.get(suffix, read_html_article)
+        read = {".txt": read_plain_text, ".md": read_markdown}.get(suffix) or _read_html
         article = read(clean_characters(text), rel_path, fallback_title)
         if article is None:
             warnings.append("no paragraphs")
         else:
             articles.append(article)
     return ParsedFile(articles, warnings)
+
+
+def _read_html(text: str, rel_path: str, fallback_title: str) -> Article | None:
+    # Imported on first use: BeautifulSoup costs a tenth of a second that a corpus without
+    # HTML (and every `newsbite ask`) need not pay.
+    from retrieval.html_reader import read_html_article
+
+    return read_html_article(text, rel_path, fallback_title)
 
 
 def looks_binary(data: bytes) -> bool:

@@ -20,7 +20,6 @@ from retrieval.cleaning import (
     split_paragraphs,
 )
 from retrieval.documents import Article
-from retrieval.html_reader import html_paragraphs
 
 TITLE_FIELDS = ("title", "headline", "name")
 TEXT_FIELDS = ("text", "body", "content", "article", "story")
@@ -153,6 +152,8 @@ def _body_paragraphs(body: Any) -> list[str]:
         return []
     text = clean_characters(text)
     if _HTML_START_RE.match(text):
+        from retrieval.html_reader import html_paragraphs  # see corpus._read_html
+
         return html_paragraphs(text)
     return split_paragraphs(text)
 
