@@ -102,8 +102,9 @@ def prepare_batch(articles: list[Article]) -> list[list[PreparedChunk]]:
 class TermIds:
     """Term → stable vocabulary id, remembering the terms it had to add."""
 
-    def __init__(self, known: dict[str, int]) -> None:
-        self._ids = known
+    def __init__(self, load_known: Callable[[], dict[str, int]]) -> None:
+        self._load_known = load_known  # called on first use: a refresh with no change skips it
+        self._known: dict[str, int] | None = None
         self.added: list[tuple[int, str]] = []
 
     def encode(self, texts: list[str]) -> list[np.ndarray]:
@@ -113,7 +114,9 @@ class TermIds:
         for text in texts:
             words.extend(text.split())
             ends.append(len(words))
-        known = self._ids
+        if self._known is None:
+            self._known = self._load_known()
+        known = self._known
         # New terms in order of first appearance, so ids do not depend on set ordering.
         for term in [w for w in dict.fromkeys(words) if w not in known]:
             known[term] = len(known)
@@ -171,7 +174,7 @@ def write_articles(store: Store, files: Iterable[PendingFile], parallel: bool = 
     ``files`` may be a lazy iterator: with ``parallel``, reading and parsing the next files
     overlaps with the workers chunking and tokenizing the previous ones.
     """
-    term_ids = TermIds(store.vocabulary())
+    term_ids = TermIds(store.vocabulary)
     writer = _Writer(store, term_ids)
     batches = (
         (pending, start == 0, pending.articles[start : start + BATCH_ARTICLES])
@@ -255,7 +258,15 @@ def refresh(store: Store, corpus_root: Path, progress: Progress | None = None) -
 def _check_file(
     store: Store, file: CorpusFile, previous: StoredFile | None, summary: IndexSummary
 ) -> PendingFile | None:
-    """Read and parse ``file`` if its content changed; the articles to write, if any."""
+    """Read and parse ``file`` if its content changed; the articles to write, if any.
+
+    A file whose size and modification time (to the nanosecond) are as stored is taken as
+    unchanged without reading it, as git does; any other file is read and compared by content
+    hash, so a file merely touched or copied back is not parsed again.
+    """
+    if previous is not None and (previous.size, previous.mtime_ns) == (file.size, file.mtime_ns):
+        summary.unchanged += 1
+        return None
     try:
         data = read_file_bytes(file)
     except SkippedFileError as error:

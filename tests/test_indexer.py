@@ -117,3 +117,17 @@ def test_a_folder_that_cannot_be_listed_keeps_its_articles(small_corpus, tmp_pat
     assert summary.removed == 0
     assert "archive/old.txt" in store.stored_files()
     assert any(skip.rel_path == "archive/" for skip in summary.skipped)
+
+
+def test_a_file_with_the_same_size_and_mtime_is_not_read(small_corpus, tmp_path, monkeypatch):
+    import retrieval.indexer as indexer
+
+    store = Store(tmp_path / "index.db")
+    refresh(store, small_corpus)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("an unchanged file was read")
+
+    monkeypatch.setattr(indexer, "read_file_bytes", fail)
+    summary = refresh(store, small_corpus)
+    assert summary.unchanged == 2 and not summary.changed
