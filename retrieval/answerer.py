@@ -1,0 +1,222 @@
+"""The extractive answerer: from a question and its retrieved passages to cited answers.
+
+Three small linear models, trained by ``python -m retrieval.train_answerer`` on SQuAD and
+shipped as retrieval/data/answerer.json:
+
+1. a sentence scorer over every sentence of every passage (IDF-weighted stemmed overlap,
+   proximity of the question's terms, bigrams, the passage's BM25 score and rank, position,
+   whether the sentence holds the kind of thing the question asks for); passages are re-ranked
+   by their best sentence;
+2. a span scorer over the n-grams of a chosen sentence (the question type × the span's shape,
+   distance to the question's words, hashed lexical pairs such as "how many <noun>" × the
+   span's last word);
+3. an answerability model over how much of the question the best passage and sentence cover;
+   under the threshold the result says ``no_answer`` and still lists the closest candidates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.answer_features import (
+    ANSWERABILITY_FEATURES,
+    HASH_BUCKETS,
+    PASSAGE_FEATURES,
+    SENTENCE_FEATURES,
+    SPAN_FEATURES,
+    QuestionTerms,
+    Reading,
+    SpanTable,
+    answerability_features,
+    passage_table,
+    question_terms,
+    read_passages,
+    sentence_table,
+    span_table,
+)
+from retrieval.answers import Answer, AnswerResult
+from retrieval.documents import Passage
+from retrieval.linear_model import LinearModel, WeightsError, sigmoid, softmax
+from retrieval.question_types import QuestionType, analyze_question
+from retrieval.spans import PassageWords, extend_number_span, span_offsets
+
+DEFAULT_MODEL_PATH = Path(__file__).parent / "data" / "answerer.json"
+MODEL_FORMAT = 1
+DURATION_MISSING_PENALTY = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class AnswererModel:
+    sentence: LinearModel
+    passage: LinearModel
+    span: LinearModel
+    answerability: LinearModel
+    no_answer_threshold: float
+
+    @classmethod
+    def load(cls, path: Path) -> AnswererModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != MODEL_FORMAT:
+            raise WeightsError(f"{path}: unknown weights format {data.get('format')!r}")
+        return cls(
+            sentence=LinearModel.from_json(data["sentence"], SENTENCE_FEATURES),
+            passage=LinearModel.from_json(data["passage"], PASSAGE_FEATURES),
+            span=LinearModel.from_json(data["span"], SPAN_FEATURES, HASH_BUCKETS),
+            answerability=LinearModel.from_json(data["answerability"], ANSWERABILITY_FEATURES),
+            no_answer_threshold=float(data["no_answer_threshold"]),
+        )
+
+    def to_json(self, extra: dict | None = None) -> dict:
+        return {
+            "format": MODEL_FORMAT,
+            "no_answer_threshold": round(self.no_answer_threshold, 4),
+            "sentence": self.sentence.to_json(SENTENCE_FEATURES),
+            "passage": self.passage.to_json(PASSAGE_FEATURES),
+            "span": self.span.to_json(SPAN_FEATURES),
+            "answerability": self.answerability.to_json(ANSWERABILITY_FEATURES),
+            **(extra or {}),
+        }
+
+
+@dataclass(slots=True)
+class AnswerReading:
+    """Everything the answerer worked out for one question (evaluation looks inside)."""
+
+    result: AnswerResult
+    ranked_passages: list[Passage]  # re-ranked, best first
+    answerability: float
+    answerability_features: np.ndarray | None = None  # what the training script learns from
+
+
+class Answerer:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        no_answer_threshold: float | None = None,
+        *,
+        model: AnswererModel | None = None,
+    ) -> None:
+        self.model = model or AnswererModel.load(model_path or DEFAULT_MODEL_PATH)
+        self.no_answer_threshold = (
+            self.model.no_answer_threshold if no_answer_threshold is None else no_answer_threshold
+        )
+
+    def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        idf: Callable[[str], float],
+        k: int = 3,
+    ) -> AnswerResult:
+        """Up to ``k`` answers from different sentences, best first; ``no_answer`` when the
+        passages do not seem to hold the answer (the candidates are listed all the same)."""
+        return self.read(question, passages, idf, k).result
+
+    def read(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        idf: Callable[[str], float],
+        k: int = 3,
+    ) -> AnswerReading:
+        """``answer`` plus the re-ranked passages and the answerability probability."""
+        terms = question_terms(analyze_question(question), idf)
+        reading = read_passages(passages, terms)
+        table = sentence_table(reading, terms)
+        if len(table.features) == 0 or not terms.terms:
+            return AnswerReading(AnswerResult(question, no_answer=True), list(passages), 0.0)
+        scores = self.model.sentence.scores(table.features)
+        probabilities = softmax(scores)
+        passage_scores = self.model.passage.scores(passage_table(reading, terms, table, scores))
+        # A sentence ranks by its own score and its passage's: the passage model sees
+        # evidence spread over the whole paragraph that no single sentence holds.
+        combined = scores + passage_scores[reading.sentence_passage]
+        if terms.analysis.qtype is QuestionType.DURATION:
+            # "How long" is too rare in SQuAD for the model to learn that the sentence must
+            # hold a duration ("six-year", "three weeks"): a fixed rule says so.
+            has_duration = table.features[:, SENTENCE_FEATURES.index("expected_type_present")]
+            combined = combined - DURATION_MISSING_PENALTY * (1.0 - has_duration)
+        order = np.argsort(-combined, kind="stable")
+        passage_order = np.lexsort((np.arange(len(passages)), -passage_scores))
+        ranked = [passages[int(i)] for i in passage_order]
+        evidence = answerability_features(
+            terms, reading, table, int(order[0]), probabilities, scores
+        )
+        answerability = sigmoid(float(self.model.answerability.scores(evidence)))
+        top_probability = float(probabilities[order[0]]) or 1.0
+        answers = [
+            self._answer_from(
+                reading,
+                int(row),
+                terms,
+                answerability * min(float(probabilities[row]) / top_probability, 1.0),
+            )
+            for row in order[:k]
+        ]
+        result = AnswerResult(
+            question=question,
+            no_answer=answerability < self.no_answer_threshold,
+            answers=answers,
+        )
+        return AnswerReading(result, ranked, answerability, evidence)
+
+    def _answer_from(
+        self, reading: Reading, row: int, terms: QuestionTerms, confidence: float
+    ) -> Answer:
+        passage = reading.passages[int(reading.sentence_passage[row])]
+        words = reading.words[int(reading.sentence_passage[row])]
+        chunk = passage.chunk
+        sentence_start, sentence_end = chunk.sentences[int(reading.sentence_local[row])]
+        sentence_text = chunk.text[sentence_start:sentence_end]
+        spans = span_table(reading, row, terms)
+        answer = answer_start = answer_end = None
+        if len(spans.start_word):
+            span_scores = self.model.span.scores(spans.features, spans.hashed)
+            span_scores = _prefer_typed_spans(span_scores, spans, words, terms.analysis.qtype)
+            best = int(np.argmax(span_scores))
+            start_word, end_word = int(spans.start_word[best]), int(spans.end_word[best])
+            if terms.analysis.qtype is QuestionType.NUMBER:
+                first, last = words.sentence_words[int(reading.sentence_local[row])]
+                start_word, end_word = extend_number_span(
+                    words, start_word, end_word, first, last, terms.analysis.counted_noun
+                )
+            start, end = span_offsets(words, start_word, end_word)
+            answer_start, answer_end = start - sentence_start, end - sentence_start
+            answer = sentence_text[answer_start:answer_end]
+        return Answer(
+            answer=answer,
+            answer_start=answer_start,
+            answer_end=answer_end,
+            sentence=sentence_text,
+            sentence_start=sentence_start,
+            passage=chunk.text,
+            title=chunk.title,
+            url=chunk.url,
+            doc_id=chunk.doc_id,
+            paragraph=chunk.paragraph + chunk.text.count("\n\n", 0, sentence_start),
+            score=passage.score,
+            confidence=min(max(confidence, 0.0), 1.0),
+            chunk_id=passage.chunk_id,
+        )
+
+
+def _prefer_typed_spans(
+    scores: np.ndarray, spans: SpanTable, words: PassageWords, qtype: QuestionType
+) -> np.ndarray:
+    """For "how long" and "when", keep only spans that end with the unit or the date itself
+    ("six-year", "in 1932"), when the sentence has one: "how long" is too rare in SQuAD for the
+    model to learn, and a date answer trailing off into the rest of the clause is wrong."""
+    if qtype is QuestionType.DURATION:
+        ends_right = words.is_time_unit[spans.end_word]
+    elif qtype is QuestionType.DATE:
+        end = spans.end_word
+        ends_right = words.is_number[end] | words.is_year[end] | words.is_month[end]
+    else:
+        return scores
+    typed = ends_right & spans.features[:, SPAN_FEATURES.index("matches_type")].astype(bool)
+    return np.where(typed, scores, -np.inf) if typed.any() else scores

@@ -1,0 +1,249 @@
+"""Words of a passage with their character offsets, and the short-answer spans they allow.
+
+The answer must be an exact substring of the passage, so every word keeps its offsets and a
+span is cut from the original text (never re-joined from tokens). What a word *is* (its index
+term, its normalised form) comes from retrieval.tokenizer, so questions and passages are
+compared exactly as the index compares them; this module only finds where words start and end.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from bisect import bisect_left
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from retrieval.stopwords import STOPWORDS
+from retrieval.tokenizer import tokenize, words
+
+# Word boundaries as the tokenizer draws them (numbers with separators whole, an apostrophe
+# inside a word keeps it whole), on the original text so that offsets stay true.
+_WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:['’ʼ][^\W_]+)*")
+_YEAR_RE = re.compile(r"(?:1[0-9]|20)\d\d(?:s)?")
+_NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred thousand million billion trillion dozen dozens hundreds thousands millions "
+    "half quarter first second third fourth fifth".split()
+)
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_TIME_UNITS = frozenset(
+    "second seconds minute minutes hour hours day days week weeks month months year years "
+    "decade decades century centuries".split()
+)
+_CURRENCY_BEFORE = "$£€¥"
+# A break between two words that a short answer rarely spans.
+_BREAK_RE = re.compile(r"[,;:()\[\]\"“”]|\s[-–—]\s|[–—]")
+MAX_SPAN_WORDS = 7
+_QUANTIFIERS = tuple(
+    tuple(phrase.split())
+    for phrase in (
+        "more than",
+        "less than",
+        "fewer than",
+        "at least",
+        "up to",
+        "about",
+        "around",
+        "over",
+        "nearly",
+        "almost",
+        "some",
+        "approximately",
+    )
+)
+
+
+# Words and terms as small integers, so that matching a question against thousands of passage
+# words is one numpy comparison per question term. Codes are only ever added (by passages), so
+# a cached passage's codes stay valid; a question word no passage has is simply not found.
+_CODES: dict[str, int] = {}
+NO_CODE = -2
+
+
+def code_of(text: str) -> int:
+    code = _CODES.get(text)
+    if code is None:
+        code = _CODES.setdefault(text, len(_CODES))
+    return code
+
+
+def known_code(text: str) -> int:
+    return _CODES.get(text, NO_CODE)
+
+
+@dataclass(frozen=True, slots=True)
+class WordInfo:
+    lower: str  # normalised word (tokenizer.words)
+    term: str  # index term, "" for a stopword
+    is_stop: bool
+    is_number: bool
+    is_year: bool
+    is_month: bool
+    is_time_unit: bool
+    term_code: int  # -1 for a stopword
+    word_code: int
+    word_hash: int  # stable across runs (hashed lexical features)
+
+
+@lru_cache(maxsize=100_000)
+def word_info(word: str) -> WordInfo:
+    normalised = words(word)
+    lower = normalised[0] if normalised else word.lower()
+    terms = tokenize(word)
+    term = terms[0] if terms else ""
+    return WordInfo(
+        lower=lower,
+        term=term,
+        is_stop=lower in STOPWORDS,
+        is_number=lower[:1].isdigit() or lower in _NUMBER_WORDS,
+        is_year=bool(_YEAR_RE.fullmatch(lower)),
+        is_month=lower in _MONTHS,
+        is_time_unit=lower in _TIME_UNITS,
+        term_code=code_of(term) if term else -1,
+        word_code=code_of(lower),
+        word_hash=zlib.crc32(lower.encode("utf-8")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PassageWords:
+    """The words of one passage text, as parallel arrays, and the word range of each sentence."""
+
+    text: str
+    starts: np.ndarray  # character offsets of each word in ``text``
+    ends: np.ndarray
+    lower: tuple[str, ...]
+    terms: tuple[str, ...]
+    term_codes: np.ndarray
+    word_codes: np.ndarray
+    word_hashes: np.ndarray
+    is_single_letter: np.ndarray
+    is_stop: np.ndarray
+    is_capital: np.ndarray  # starts with an upper-case letter
+    is_number: np.ndarray
+    is_year: np.ndarray
+    is_month: np.ndarray
+    is_time_unit: np.ndarray
+    break_after: np.ndarray  # punctuation between this word and the next
+    sentence_words: tuple[tuple[int, int], ...]  # [first, last + 1) word index per sentence
+    sentence_bounds: np.ndarray  # the same as an (n, 2) array
+    sentence_of: np.ndarray  # sentence number of each word
+
+    def __len__(self) -> int:
+        return len(self.lower)
+
+
+@lru_cache(maxsize=8192)
+def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageWords:
+    """Words of ``text``; cached because one passage answers many questions."""
+    matches = list(_WORD_RE.finditer(text))
+    starts = np.array([m.start() for m in matches], dtype=np.int64)
+    ends = np.array([m.end() for m in matches], dtype=np.int64)
+    infos = [word_info(m.group()) for m in matches]
+    breaks = np.zeros(len(matches), dtype=bool)
+    for index in range(len(matches) - 1):
+        breaks[index] = bool(_BREAK_RE.search(text, int(ends[index]), int(starts[index + 1])))
+    start_list = starts.tolist()
+    sentence_words = tuple(
+        (bisect_left(start_list, s), bisect_left(start_list, e)) for s, e in sentences
+    )
+    sentence_of = np.zeros(len(matches), dtype=np.int64)
+    for number, (first, last) in enumerate(sentence_words):
+        sentence_of[first:last] = number
+    return PassageWords(
+        text=text,
+        starts=starts,
+        ends=ends,
+        lower=tuple(i.lower for i in infos),
+        terms=tuple(i.term for i in infos),
+        term_codes=np.array([i.term_code for i in infos], dtype=np.int64),
+        word_codes=np.array([i.word_code for i in infos], dtype=np.int64),
+        word_hashes=np.array([i.word_hash for i in infos], dtype=np.int64),
+        is_single_letter=np.array([len(i.lower) == 1 and i.lower.isalpha() for i in infos]),
+        is_stop=np.array([i.is_stop for i in infos], dtype=bool),
+        is_capital=np.array([m.group()[:1].isupper() for m in matches], dtype=bool),
+        is_number=np.array([i.is_number for i in infos], dtype=bool),
+        is_year=np.array([i.is_year for i in infos], dtype=bool),
+        is_month=np.array([i.is_month for i in infos], dtype=bool),
+        is_time_unit=np.array([i.is_time_unit for i in infos], dtype=bool),
+        break_after=breaks,
+        sentence_words=sentence_words,
+        sentence_bounds=np.array(sentence_words, dtype=np.int64).reshape(-1, 2),
+        sentence_of=sentence_of,
+    )
+
+
+def candidate_spans(
+    first: int, last: int, is_stop: np.ndarray, is_question: np.ndarray, max_words: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(start word, end word inclusive) of the short-answer candidates in words [first, last).
+
+    A candidate neither starts nor ends with a stopword, and is not made only of the question's
+    own words and stopwords: an answer that repeats the question answers nothing.
+    """
+    n = last - first
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    offsets = np.arange(n)
+    starts = np.repeat(offsets, max_words)
+    ends = starts + np.tile(np.arange(max_words), n)
+    keep = ends < n
+    starts, ends = starts[keep] + first, ends[keep] + first
+    stop = is_stop
+    keep = ~stop[starts] & ~stop[ends]
+    starts, ends = starts[keep], ends[keep]
+    new_word = ~is_question & ~is_stop
+    new_before = np.concatenate(([0], np.cumsum(new_word)))
+    keep = new_before[ends + 1] - new_before[starts] > 0
+    return starts[keep], ends[keep]
+
+
+def span_offsets(passage: PassageWords, start_word: int, end_word: int) -> tuple[int, int]:
+    """Character offsets of words [start_word, end_word] in the passage text, with a currency
+    sign just before or a per cent sign just after, so "$1.2 billion" and "50%" read whole."""
+    text = passage.text
+    start = int(passage.starts[start_word])
+    end = int(passage.ends[end_word])
+    if start > 0 and text[start - 1] in _CURRENCY_BEFORE:
+        start -= 1
+    if end < len(text) and text[end] == "%":
+        end += 1
+    return start, end
+
+
+def extend_number_span(
+    passage: PassageWords, start_word: int, end_word: int, first: int, last: int, noun: str
+) -> tuple[int, int]:
+    """A number span stretched over the noun the question counts and the quantifier before
+    it: "how many people" is answered "87 people", "how many attacks" "more than 50 attacks".
+    [first, last) are the sentence's words."""
+    if not passage.is_number[end_word] and not passage.is_number[start_word]:
+        return start_word, end_word
+    lower = passage.lower
+    for phrase in _QUANTIFIERS:
+        size = len(phrase)
+        before = start_word - size
+        if before >= first and lower[before:start_word] == phrase:
+            start_word = before
+            break
+    following = end_word + 1
+    if (
+        noun
+        and passage.is_number[end_word]
+        and following < last
+        and not passage.break_after[end_word]
+    ):
+        # The counted noun may come after a modifier or two: "50 chemical attacks".
+        for candidate in range(following, min(following + 3, last)):
+            if passage.terms[candidate] == noun:
+                return start_word, candidate
+            if passage.break_after[candidate] or passage.is_stop[candidate]:
+                break
+    return start_word, end_word

@@ -1,0 +1,209 @@
+"""The extractive answerer: short answers by question type, substring guarantees, no-answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retrieval.answerer import Answerer
+from retrieval.bm25 import BM25Index
+from retrieval.chunks import chunk_article
+from retrieval.documents import Article, Passage
+from retrieval.engine import QAEngine
+from retrieval.linear_model import WeightsError
+from retrieval.text_reader import read_plain_text
+from retrieval.tokenizer import tokenize
+
+SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_75b43c9b3084b6a9.txt"
+
+# Sentences written for these tests, one fact per question type, with distractors around.
+PARAGRAPHS = (
+    "The old harbour bridge in Port Avalon was completed in 1932 after years of delays. "
+    "Engineers still inspect its steel cables every spring.",
+    "A magnitude 6.1 earthquake struck the coastal city on Tuesday. The quake killed 12 people "
+    "and injured more than 200, according to the regional health ministry.",
+    "Mayor Helena Duarte said rescue teams had worked through the night to reach collapsed "
+    "buildings. Volunteers brought blankets and water to the shelters.",
+    "The climate summit was held in Geneva, where delegates from 41 countries met. "
+    "Protesters gathered outside the conference hall.",
+    "The dock workers' strike lasted three weeks and halted most container traffic. "
+    "Shipping companies said the losses would take months to recover.",
+    "Northwind Motors unveiled an electric pickup truck called the Ranger E at the show. "
+    "The company said deliveries would begin next year.",
+)
+
+
+@pytest.fixture(scope="module")
+def answerer() -> Answerer:
+    return Answerer()
+
+
+@pytest.fixture(scope="module")
+def harbour_engine(answerer: Answerer) -> QAEngine:
+    article = Article("harbour.txt", "Port Avalon news", None, None, PARAGRAPHS)
+    engine = QAEngine.from_articles([article], answerer=answerer)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def seed_engine(answerer: Answerer) -> QAEngine:
+    article = read_plain_text(SEED.read_text(encoding="utf-8"), SEED.name, "seed")
+    assert article is not None
+    engine = QAEngine.from_articles([article], answerer=answerer)
+    yield engine
+    engine.close()
+
+
+def _passages(paragraphs: tuple[str, ...], question: str) -> tuple[list[Passage], BM25Index]:
+    article = Article("test.txt", "Test article", None, None, paragraphs)
+    chunks = chunk_article(article)
+    index = BM25Index.from_documents([tokenize(c.text) for c in chunks])
+    doc_indexes, scores = index.top_k(tokenize(question), 10)
+    passages = [
+        Passage(chunk_id=int(i), chunk=chunks[int(i)], score=float(s), rank=rank)
+        for rank, (i, s) in enumerate(zip(doc_indexes, scores, strict=True))
+    ]
+    return passages, index
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who said rescue teams had worked through the night?", "Helena Duarte"),
+        ("In what year was the harbour bridge completed?", "1932"),
+        ("How many people did the quake kill?", "12 people"),
+        ("Where was the climate summit held?", "Geneva"),
+        ("How long did the dock workers' strike last?", "three weeks"),
+        ("What truck did Northwind Motors unveil?", "Ranger E"),
+    ],
+)
+def test_short_answer_by_question_type(
+    harbour_engine: QAEngine, question: str, expected: str
+) -> None:
+    result = harbour_engine.answer(question, k=3)
+    assert not result.no_answer
+    best = result.answers[0]
+    assert best.answer is not None
+    assert expected in best.answer
+    # Short: the answer is the fact, not the sentence around it.
+    assert len(best.answer) <= len(expected) + 15
+    assert best.answer in best.sentence
+
+
+def test_answers_are_exact_substrings_with_true_offsets(harbour_engine: QAEngine) -> None:
+    questions = [
+        "Who said rescue teams had worked through the night?",
+        "How many people did the quake kill?",
+        "What did volunteers bring?",
+        "When did the earthquake strike?",
+        "What will shipping companies recover?",
+    ]
+    for question in questions:
+        for answer in harbour_engine.answer(question, k=3).answers:
+            start = answer.sentence_start
+            assert answer.passage[start : start + len(answer.sentence)] == answer.sentence
+            if answer.answer is not None:
+                assert answer.sentence[answer.answer_start : answer.answer_end] == answer.answer
+            assert 0.0 <= answer.confidence <= 1.0
+
+
+def test_answer_never_only_repeats_the_question(harbour_engine: QAEngine) -> None:
+    question = "Who said rescue teams had worked through the night?"
+    question_words = {w.lower().strip("?") for w in question.split()}
+    for answer in harbour_engine.answer(question, k=3).answers:
+        if answer.answer is not None:
+            assert {w.lower() for w in answer.answer.split()} - question_words
+
+
+def test_answers_come_from_different_sentences(harbour_engine: QAEngine) -> None:
+    answers = harbour_engine.answer("What did the company say?", k=3).answers
+    assert len(answers) == 3
+    assert len({(a.chunk_id, a.sentence_start) for a in answers}) == 3
+
+
+def test_paragraph_is_the_one_holding_the_sentence() -> None:
+    # The short first paragraph is merged into the next chunk: the sentence in the second
+    # paragraph must cite paragraph 2, not the chunk's first paragraph.
+    paragraphs = ("Breaking news.", "The museum reopened on Monday with 300 new paintings.")
+    question = "How many new paintings did the museum show?"
+    passages, index = _passages(paragraphs, question)
+    assert passages[0].chunk.paragraph == 1
+    best = Answerer().answer(question, passages, index.idf, k=1).answers[0]
+    assert best.paragraph == 2
+    assert "300" in (best.answer or "")
+
+
+def test_no_answer_when_the_corpus_does_not_hold_it(seed_engine: QAEngine) -> None:
+    result = seed_engine.answer("What is the boiling point of liquid nitrogen?", k=3)
+    assert result.no_answer
+    assert result.best is None
+    # The closest candidates are still listed for the CLI to show.
+    assert result.answers
+
+
+def test_threshold_is_configurable(seed_engine: QAEngine) -> None:
+    question = "What is the boiling point of liquid nitrogen?"
+    passages = seed_engine.retrieve(question, 10)
+    idf = seed_engine.index.idf
+    assert not Answerer(no_answer_threshold=0.0).answer(question, passages, idf).no_answer
+    answered = "How many people did the attack kill?"
+    passages = seed_engine.retrieve(answered, 10)
+    assert Answerer(no_answer_threshold=1.01).answer(answered, passages, idf).no_answer
+
+
+def test_default_threshold_comes_from_the_weights_file(answerer: Answerer) -> None:
+    assert 0.0 < answerer.no_answer_threshold < 1.0
+    assert answerer.no_answer_threshold == answerer.model.no_answer_threshold
+
+
+def test_no_passages_means_no_answer(answerer: Answerer) -> None:
+    result = answerer.answer("Who met Tillerson?", [], lambda term: 0.0)
+    assert result.no_answer
+    assert result.answers == []
+
+
+def test_question_without_content_words(answerer: Answerer) -> None:
+    passages, index = _passages(PARAGRAPHS, "quake")
+    result = answerer.answer("What is it?", passages, index.idf)
+    assert result.no_answer
+
+
+def test_weights_for_other_features_are_refused(tmp_path: Path) -> None:
+    shipped = json.loads(
+        (Path(__file__).resolve().parent.parent / "retrieval/data/answerer.json").read_text()
+    )
+    shipped["sentence"]["features"] = shipped["sentence"]["features"][:-1]
+    broken = tmp_path / "answerer.json"
+    broken.write_text(json.dumps(shipped))
+    with pytest.raises(WeightsError):
+        Answerer(broken)
+
+
+# -- the bundled article, through the real engine ----------------------------------------------
+
+
+def test_seed_how_many_were_killed(seed_engine: QAEngine) -> None:
+    result = seed_engine.answer("How many people were killed in the attack?", k=3)
+    assert not result.no_answer
+    best = result.answers[0]
+    assert best.answer == "87 people"
+    assert "killed 87 people" in best.sentence
+    assert best.title and best.doc_id == SEED.name and best.paragraph >= 1
+
+
+def test_seed_who_met_tillerson(seed_engine: QAEngine) -> None:
+    result = seed_engine.answer("Who met Tillerson?", k=3)
+    assert not result.no_answer
+    names = " ".join(a.answer or "" for a in result.answers)
+    assert "Putin" in names and "Lavrov" in names
+    assert result.answers[0].answer is not None
+    assert any(name in result.answers[0].answer for name in ("Putin", "Lavrov"))
+
+
+def test_seed_how_long_has_the_war_lasted(seed_engine: QAEngine) -> None:
+    result = seed_engine.answer("How long has the Syrian war lasted?", k=3)
+    assert not result.no_answer
+    assert result.answers[0].answer in ("six-year", "six years", "six-year civil war")
