@@ -14,15 +14,13 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from retrieval.answerer import Answerer
+from retrieval.answerer import RERANK_DEPTH, Answerer
 from retrieval.answers import AnswerResult
 from retrieval.bm25 import BM25Index
 from retrieval.documents import Article, Passage
 from retrieval.indexer import IndexSummary, PendingFile, Progress, refresh, write_articles
 from retrieval.store import REBUILD_HINT, SourceInfo, Store, StoredFile, StoreError
 from retrieval.tokenizer import tokenize
-
-DEFAULT_RETRIEVAL_DEPTH = 10
 
 
 class ReloadInProgress(RuntimeError):
@@ -173,9 +171,7 @@ class QAEngine:
         """The ``k`` best passages for ``question`` by BM25, best first."""
         return self._retrieve(tokenize(question), k)[1]
 
-    def answer(
-        self, question: str, k: int = 3, depth: int = DEFAULT_RETRIEVAL_DEPTH
-    ) -> AnswerResult:
+    def answer(self, question: str, k: int = 3, depth: int = RERANK_DEPTH) -> AnswerResult:
         """Up to ``k`` answers to ``question``, read from its ``depth`` best passages."""
         snapshot, passages = self._retrieve(tokenize(question), max(k, depth))
         if not passages:

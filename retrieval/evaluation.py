@@ -34,13 +34,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from retrieval.answerer import Answerer
+from retrieval.answerer import RERANK_DEPTH, Answerer
 from retrieval.chunks import PARAGRAPH_SEPARATOR
 from retrieval.documents import Article, Passage
 
-# Passages read per question: BM25's top 30 hold the right one ~99 % of the time on SQuAD,
-# and the answerer's re-ranking brings it into the first five.
-RERANK_DEPTH = 30
 ArticleSelection = slice | Callable[[int, dict], bool] | None
 
 

@@ -79,4 +79,3 @@ def tokenize(text: str) -> list[str]:
         if term:
             terms.append(term)
     return terms
-
