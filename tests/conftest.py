@@ -12,7 +12,7 @@ SEEDS = REPO / "seeds"
 
 EARTHQUAKE = """Earthquake shakes coastal city
 
-A magnitude 6.1 earthquake struck the coastal city of Port Avalon on Tuesday morning, officials said.
+A magnitude 6.1 earthquake struck the coastal city of Port Avalon on Tuesday, officials said.
 
 The quake killed 12 people and injured more than 200, according to the regional health ministry.
 
