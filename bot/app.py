@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
@@ -37,6 +38,18 @@ CONCURRENT_UPDATES = 8
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds allowed for each part of a Bot API request. Short, so that shutdown and retries
+    are quick; getUpdates adds its long-poll time to ``get_updates_read`` itself."""
+
+    connect: float = 5.0
+    read: float = 10.0
+    write: float = 10.0
+    pool: float = 5.0
+    get_updates_read: float = 5.0
+
+
 def open_engine(settings: Settings) -> Any:
     from retrieval.engine import QAEngine
 
@@ -51,9 +64,11 @@ def build_application(
     *,
     engine_factory: EngineFactory | None = None,
     request: BaseRequest | None = None,
+    timeouts: Timeouts = Timeouts(),
 ) -> Application:
     """The bot, ready for run_polling. ``engine_factory`` and ``request`` let tests put a
-    small engine and a recording HTTP layer in place of the real ones."""
+    small engine and a recording HTTP layer in place of the real ones; ``timeouts`` apply to
+    the built-in HTTP layer only."""
     builder: ApplicationBuilder = (
         Application.builder()
         .token(token)
@@ -66,15 +81,15 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     else:
-        # Short timeouts so that shutdown and retries are quick; getUpdates adds its long-poll
-        # time to its read timeout itself.
         builder = (
-            builder.connect_timeout(5.0)
-            .read_timeout(10.0)
-            .write_timeout(10.0)
-            .pool_timeout(5.0)
-            .get_updates_connect_timeout(5.0)
-            .get_updates_read_timeout(5.0)
+            builder.connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.read)
+            .write_timeout(timeouts.write)
+            .pool_timeout(timeouts.pool)
+            .get_updates_connect_timeout(timeouts.connect)
+            .get_updates_read_timeout(timeouts.get_updates_read)
+            .get_updates_write_timeout(timeouts.write)
+            .get_updates_pool_timeout(timeouts.pool)
         )
     if settings.rate_limit > 0:
         # Keeps the bot under Telegram's flood limits and retries after a 429 RetryAfter.
@@ -95,7 +110,10 @@ async def _post_init(application: Application) -> None:
         settings.rate_limit, RATE_WINDOW_SECONDS
     )
     if settings.log_queries and str(engine.db_path) != ":memory:":
-        application.bot_data[handlers.QUERY_LOG] = QueryLog(engine.db_path)
+        # A user who pastes the token into a question must not get it into the database.
+        application.bot_data[handlers.QUERY_LOG] = QueryLog(
+            engine.db_path, secrets=(application.bot.token,)
+        )
     logger.info(
         "serving @%s: articles=%d paragraphs=%d admins=%d query_log=%s",
         application.bot.username,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -239,3 +239,17 @@ def read_token(environ: Mapping[str, str] | None = None) -> str:
     if any(char.isspace() for char in token) or "/" in token:
         raise ConfigError(f"{TOKEN_VARIABLE} does not look like a bot token")
     return token
+
+
+def secret_variants(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret, and for a bot token ("123:ABC…") also the part after the colon, which is
+    the actual secret; longest first, so the whole token is replaced before its part."""
+    variants: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        variants.add(secret)
+        _, colon, key = secret.partition(":")
+        if colon and len(key) >= 8:
+            variants.add(key)
+    return tuple(sorted(variants, key=len, reverse=True))

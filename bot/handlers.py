@@ -3,12 +3,17 @@
 Everything shared lives in ``application.bot_data`` (set up by bot.app.post_init): the engine,
 the settings, the per-user rate limiter and the query log. Engine calls are blocking, so they run
 in worker threads; the event loop keeps polling and answering meanwhile.
+
+Every reply a sender triggers (answers, notes, help) counts against their rate limit, so nobody
+can make the bot flood a group. Replies go out through bot.delivery, which retries what can be
+retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any
 
@@ -20,7 +25,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -31,7 +36,8 @@ from telegram.ext import (
 )
 
 from bot import formatting
-from bot.config import Settings
+from bot.config import Settings, secret_variants
+from bot.delivery import is_delivery_failure, reply
 from bot.query_log import QueryLog, QueryRecord
 from bot.rate_limit import SlidingWindowLimiter
 from retrieval.engine import ReloadInProgress
@@ -41,6 +47,7 @@ SETTINGS = "settings"
 RATE_LIMITER = "rate_limiter"
 QUERY_LOG = "query_log"
 MAX_QUESTION_CHARS = 1000  # longer texts are cut: a question is not an essay, and BM25 cost grows
+_LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 logger = logging.getLogger(__name__)
 _NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages and channel posts are not questions
@@ -78,8 +85,12 @@ def register_handlers(application: Application) -> None:
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    if message and message.text:
-        await answer_question(message, context, message.text)
+    if message is None or message.text is None:
+        return
+    if not message.text.strip():
+        await reply_limited(message, context, _how_to_ask(message, context))
+        return
+    await answer_question(message, context, message.text)
 
 
 async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -89,7 +100,7 @@ async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     parts = message.text.split(None, 1)  # "/ask" or "/ask@botname", then the question
     question = parts[1].strip() if len(parts) > 1 else ""
     if not question:
-        await reply(message, _how_to_ask(message, context))
+        await reply_limited(message, context, _how_to_ask(message, context))
         return
     await answer_question(message, context, question)
 
@@ -98,11 +109,16 @@ async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     message = update.effective_message
     if message is None or message.text is None:
         return
-    question = addressed_question(message, bot_id=context.bot.id, bot_username=context.bot.username)
+    try:
+        question = addressed_question(
+            message, bot_id=context.bot.id, bot_username=context.bot.username
+        )
+    except UnicodeEncodeError:  # a lone surrogate: entity offsets cannot be worked out
+        return  # (Telegram's clients cannot send one; a message with one is not for us)
     if question is None:
         return  # group chatter: not for us
     if not question:
-        await reply(message, _how_to_ask(message, context))
+        await reply_limited(message, context, _how_to_ask(message, context))
         return
     await answer_question(message, context, question)
 
@@ -144,16 +160,11 @@ async def answer_question(
     message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
 ) -> None:
     settings: Settings = context.bot_data[SETTINGS]
-    limiter: SlidingWindowLimiter = context.bot_data[RATE_LIMITER]
     user = message.from_user
-    if user is not None:
-        decision = limiter.check(user.id)
-        if not decision.allowed:
-            if decision.notify:
-                await reply(message, formatting.format_rate_limited(limiter.limit, limiter.window))
-            return
+    if not await within_rate_limit(message, context):
+        return
     engine = context.bot_data[ENGINE]
-    question = question.strip()[:MAX_QUESTION_CHARS]
+    question = clean_question(question)
     started = time.perf_counter()
     result = await asyncio.to_thread(engine.answer, question, settings.answer_k)
     latency_ms = (time.perf_counter() - started) * 1000
@@ -178,25 +189,54 @@ async def answer_question(
         )
 
 
+def clean_question(text: str) -> str:
+    """The question as the engine sees it: at most MAX_QUESTION_CHARS, trimmed, and with any
+    lone UTF-16 surrogate (JSON can carry one, UTF-8 cannot) made a replacement character, so
+    that it cannot break the query log or a reply."""
+    # Cut before stripping: str.strip on a huge message would walk all of it.
+    text = text[: MAX_QUESTION_CHARS * 2].strip()[:MAX_QUESTION_CHARS]
+    return _LONE_SURROGATE_RE.sub("\ufffd", text)
+
+
 def _how_to_ask(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str:
     return formatting.format_how_to_ask(
         context.bot.username, in_group=message.chat.type != ChatType.PRIVATE
     )
 
 
-async def reply(
-    message: Message, text: str, reply_markup: InlineKeyboardMarkup | None = None
-) -> Message:
-    """Send ``text`` (Telegram HTML) to the message's chat, in its forum topic if it has one;
-    outside private chats as a reply to it, so the asker can tell whose question it answers."""
-    return await message.reply_text(
-        text,
-        parse_mode=ParseMode.HTML,
-        do_quote=message.chat.type != ChatType.PRIVATE,
-        allow_sending_without_reply=True,
-        link_preview_options=_NO_PREVIEW,
-        reply_markup=reply_markup,
-    )
+def sender_id(message: Message) -> int | None:
+    """Whom a message counts against: the chat it was sent on behalf of (an anonymous group
+    admin, a channel) or else the user. Anonymous admins all share one user id, so that id
+    would put every anonymous admin of every group in one bucket."""
+    if message.sender_chat is not None:
+        return message.sender_chat.id
+    return message.from_user.id if message.from_user else None
+
+
+async def within_rate_limit(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Count a reply to ``message`` against its sender's limit. False when over it; then the
+    sender is told so, at most once per window."""
+    limiter: SlidingWindowLimiter = context.bot_data[RATE_LIMITER]
+    sender = sender_id(message)
+    if sender is None:
+        return True
+    decision = limiter.check(sender)
+    if decision.allowed:
+        return True
+    if decision.notify:
+        await reply(message, formatting.format_rate_limited(limiter.limit, limiter.window))
+    return False
+
+
+async def reply_limited(
+    message: Message,
+    context: ContextTypes.DEFAULT_TYPE,
+    text: str,
+    reply_markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """``reply`` if the sender is within their rate limit."""
+    if await within_rate_limit(message, context):
+        await reply(message, text, reply_markup)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -217,17 +257,18 @@ def _help_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_message:
-        await reply(update.effective_message, formatting.format_start(_help_text(update, context)))
+        text = formatting.format_start(_help_text(update, context))
+        await reply_limited(update.effective_message, context, text)
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_message:
-        await reply(update.effective_message, _help_text(update, context))
+        await reply_limited(update.effective_message, context, _help_text(update, context))
 
 
 async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    if message is None:
+    if message is None or not await within_rate_limit(message, context):
         return
     sources = await asyncio.to_thread(context.bot_data[ENGINE].sources)
     page = formatting.format_sources_page(sources, 0)
@@ -262,9 +303,11 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None:
         return
     settings: Settings = context.bot_data[SETTINGS]
-    if user is None or user.id not in settings.admins:
+    # On behalf of a chat (an anonymous group admin, a channel) the user id is Telegram's
+    # shared placeholder, not a person: never an admin.
+    if user is None or message.sender_chat is not None or user.id not in settings.admins:
         logger.info("refused /reload from user %s", user.id if user else None)
-        await reply(message, formatting.RELOAD_REFUSED_TEXT)
+        await reply_limited(message, context, formatting.RELOAD_REFUSED_TEXT)
         return
     engine = context.bot_data[ENGINE]
     logger.info("reload requested by admin %s", user.id)
@@ -275,7 +318,11 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     except Exception as error:  # the engine keeps its old index: report, keep serving
         logger.exception("reload failed; the previous index stays in use")
-        await reply(message, formatting.format_reload_failed(error))
+        # The error text goes to a chat: never with the token in it, however it got there.
+        text = formatting.format_reload_failed(error)
+        for secret in secret_variants([context.bot.token]):
+            text = text.replace(formatting.escape(secret), "&lt;token&gt;")
+        await reply(message, text)
         return
     logger.info("reload done: %s", summary)
     await reply(message, formatting.format_reload_summary(summary))
@@ -283,12 +330,12 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_message:
-        await reply(update.effective_message, formatting.UNKNOWN_COMMAND_TEXT)
+        await reply_limited(update.effective_message, context, formatting.UNKNOWN_COMMAND_TEXT)
 
 
 async def on_private_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_message:
-        await reply(update.effective_message, formatting.NON_TEXT_TEXT)
+        await reply_limited(update.effective_message, context, formatting.NON_TEXT_TEXT)
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -308,9 +355,14 @@ def describe_update(update: object) -> dict[str, Any]:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     where = describe_update(update)
-    if isinstance(error, NetworkError) and not where:
+    if isinstance(error, NetworkError | RetryAfter) and not where:
         # Polling hiccups (Telegram or the network): PTB retries; a traceback adds nothing.
         logger.warning("network problem talking to the Bot API: %s", error)
+        return
+    if is_delivery_failure(error):
+        # The reply could not be sent (retries are done): an apology would take the same
+        # broken way, or follow an answer that did arrive after all.
+        logger.warning("could not deliver the reply to update %s: %r", where, error)
         return
     logger.error("error while handling update %s", where or "(none)", exc_info=error)
     if not isinstance(update, Update):

@@ -12,15 +12,19 @@ import logging
 import queue
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
 
+from bot.config import secret_variants
 from retrieval.answers import AnswerResult
 
 TABLE = "queries"
+REDACTED = "<redacted>"
 logger = logging.getLogger(__name__)
 
 
@@ -78,6 +82,11 @@ _COLUMNS = {
     "confidence": float,
     "latency_ms": float,
 }
+_RECORD_COLUMNS = [field.name for field in fields(QueryRecord)]
+_INSERT = (
+    f"INSERT INTO {TABLE} ({', '.join(_RECORD_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _RECORD_COLUMNS)})"
+)
 
 
 class _Flush:
@@ -96,10 +105,15 @@ class QueryLog:
         db_path: Path | str,
         *,
         batch_size: int = 200,
+        batch_window: float = 0.5,
         max_pending: int = 10_000,
+        secrets: Iterable[str] = (),
     ) -> None:
+        """``secrets`` (the bot token) are replaced in every question before it is stored."""
         self.db_path = str(db_path)
         self.batch_size = batch_size
+        self.batch_window = batch_window
+        self._secrets = secret_variants(secrets)
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
         self._failing = False  # a write failed and has been reported; don't report each one
         self._dropped = 0
@@ -108,6 +122,9 @@ class QueryLog:
 
     def record(self, record: QueryRecord) -> None:
         """Queue ``record`` for writing; never blocks, never raises."""
+        for secret in self._secrets:
+            if secret in record.question:
+                record = replace(record, question=record.question.replace(secret, REDACTED))
         try:
             self._queue.put_nowait(record)
         except queue.Full:
@@ -134,33 +151,41 @@ class QueryLog:
     def _run(self) -> None:
         db: sqlite_utils.Database | None = None
         try:
-            while True:
-                item = self._queue.get()
-                batch: list[QueryRecord] = []
-                markers: list[_Flush] = []
-                stop = False
-                while True:
-                    if item is _STOP:
-                        stop = True
-                    elif isinstance(item, _Flush):
-                        markers.append(item)
-                    elif isinstance(item, QueryRecord):
-                        batch.append(item)
-                    if stop or len(batch) >= self.batch_size:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
+            stop = False
+            while not stop:
+                batch, markers, stop = self._collect()
                 if batch:
                     db = self._write(db, batch)
                 for marker in markers:
                     marker.done.set()
-                if stop:
-                    return
         finally:
             if db is not None:
                 db.conn.close()
+
+    def _collect(self) -> tuple[list[QueryRecord], list[_Flush], bool]:
+        """The next batch: the first record, then whatever else comes within
+        ``batch_window`` seconds (up to ``batch_size``), so that a busy bot writes one
+        transaction per window instead of one per question. A flush or stop marker ends the
+        window at once. Returns the records, the flush markers and whether to stop."""
+        batch: list[QueryRecord] = []
+        markers: list[_Flush] = []
+        item = self._queue.get()
+        deadline = time.monotonic() + self.batch_window
+        while True:
+            if item is _STOP:
+                return batch, markers, True
+            if isinstance(item, _Flush):
+                markers.append(item)
+                return batch, markers, False
+            if isinstance(item, QueryRecord):
+                batch.append(item)
+            remaining = deadline - time.monotonic()
+            if len(batch) >= self.batch_size or remaining <= 0:
+                return batch, markers, False
+            try:
+                item = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return batch, markers, False
 
     def _write(
         self, db: sqlite_utils.Database | None, batch: list[QueryRecord]
@@ -169,8 +194,8 @@ class QueryLog:
             if db is None:
                 db = _open(self.db_path)
             with db.conn:
-                db[TABLE].insert_all([asdict(record) for record in batch])
-        except (sqlite3.Error, OSError) as error:
+                db.conn.executemany(_INSERT, [astuple(record) for record in batch])
+        except (sqlite3.Error, OSError, UnicodeError) as error:
             if not self._failing:
                 logger.error(
                     "cannot write the query log to %s (%s); questions are still answered,"
@@ -191,6 +216,9 @@ class QueryLog:
 def _open(db_path: str) -> sqlite_utils.Database:
     # A reload can hold the write lock while it re-indexes: wait for it rather than fail.
     conn = sqlite3.connect(db_path, timeout=30, check_same_thread=False)
+    # The store keeps the database in WAL mode, where NORMAL is safe from corruption; at
+    # worst a power cut loses the last few rows, which beats an fsync per batch.
+    conn.execute("PRAGMA synchronous=NORMAL")
     db = sqlite_utils.Database(conn, execute_plugins=False)
     with conn:
         db[TABLE].create(_COLUMNS, pk="id", if_not_exists=True)

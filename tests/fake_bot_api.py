@@ -8,15 +8,19 @@ real server it rejects a message whose HTML Telegram could not parse or that is 
 
 Tests enqueue updates (``add_update`` and the ``*_message`` builders below) and wait for what
 the bot sends (``wait_for_sent``). Faults can be injected per method for resilience tests:
-``inject(method, Fault.retry_after(1))``, ``Fault.status(502)``, ``Fault.delay(3)``,
-``Fault.drop()`` — each applies to the next matching request(s).
+``inject(method, Fault.retry_after(1))``, ``Fault.status(502)``, ``Fault.delay(3)`` (the
+request is handled after the pause, as a slow server would), ``Fault.drop()`` (the connection
+is closed without an answer) — each applies to the next matching request(s). ``go_offline()``
+cuts every open connection and refuses new ones (network loss) until ``go_online()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +28,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from telegram.request import BaseRequest, RequestData
 
 from bot.telegram_html import (
     MAX_MESSAGE_LENGTH,
@@ -91,19 +97,25 @@ class FakeBotApi:
         self._changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None  # only once started: tests of the
         # handlers call ``handle`` directly, without HTTP
+        self._port = 0  # kept across go_offline / go_online, so the bot's URL stays valid
+        self._connections: set[socket.socket] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
+        if not self._port:
             raise RuntimeError("the server is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/bot"
+        return f"http://127.0.0.1:{self._port}/bot"
 
     def start(self) -> FakeBotApi:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _QuietServer(("127.0.0.1", self._port), _make_handler(self))
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._port = self._server.server_address[1]
+        # A short poll interval: stop() (and go_offline) wait for it.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -112,6 +124,25 @@ class FakeBotApi:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
+
+    def go_offline(self) -> None:
+        """Network loss: stop listening (connecting is refused) and cut every open connection,
+        long polls included. Updates and faults are kept."""
+        self.stop()
+        with self._changed:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def go_online(self) -> None:
+        """Listen again on the same port."""
+        self.start()
+
+    @property
+    def online(self) -> bool:
+        return self._server is not None
 
     def __enter__(self) -> FakeBotApi:
         return self.start()
@@ -195,6 +226,11 @@ class FakeBotApi:
         if handler is None:
             return _error(404, "Not Found: method not found")
         return handler(params)
+
+    def pending_faults(self, method: str) -> int:
+        """Faults injected for ``method`` that no request has met yet."""
+        with self._changed:
+            return len(self._faults.get(method, []))
 
     def take_fault(self, method: str) -> Fault | None:
         with self._changed:
@@ -290,6 +326,58 @@ class FakeBotApi:
         return message
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Connections cut by a fault or by go_offline are expected: no traceback for them."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class InProcessRequest(BaseRequest):
+    """python-telegram-bot's HTTP layer replaced by direct calls to a FakeBotApi (no server,
+    no sockets): for tests that drive an Application with ``process_update``. Parameters go
+    through JSON as they would over HTTP; ``Fault.status`` faults apply, the others need HTTP.
+    """
+
+    def __init__(self, api: FakeBotApi) -> None:
+        self.api = api
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        fault = self.api.take_fault(api_method)
+        if fault is not None and fault.kind == "status":
+            return _encode(*_error(int(fault.value), "Internal Server Error"))
+        # Encoded as UTF-8 like a real request body, so text that cannot be sent fails here too.
+        body = json.dumps(request_data.parameters if request_data else {}, ensure_ascii=False)
+        params = json.loads(body.encode("utf-8"))
+        return _encode(*self.api.handle(api_method, params))
+
+
+def _encode(status: int, payload: dict[str, Any]) -> tuple[int, bytes]:
+    return status, json.dumps(payload).encode("utf-8")
+
+
 def _check_text(params: dict[str, Any]) -> str | None:
     """What the real Bot API would say about this text, or None if it would accept it."""
     text = params.get("text")
@@ -334,6 +422,17 @@ def _decode_form(body: bytes) -> dict[str, Any]:
 def _make_handler(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            with api._changed:
+                api._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with api._changed:
+                api._connections.discard(self.connection)
+            with contextlib.suppress(OSError):
+                super().finish()
 
         def do_POST(self) -> None:
             self._serve()
@@ -389,8 +488,9 @@ def _make_handler(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the bot gave up waiting (timeout, shutdown)
+            except OSError:
+                # The bot gave up waiting (timeout, shutdown), or go_offline cut the connection.
+                self.close_connection = True
 
     return Handler
 
