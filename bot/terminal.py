@@ -9,6 +9,7 @@ import time
 
 from retrieval.answers import Answer, AnswerResult
 
+MIN_SHOWN = 0.2  # confidence a further answer needs to be printed
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 
 
@@ -40,7 +41,10 @@ def render_result(result: AnswerResult, *, color: bool = False) -> str:
             for answer in result.answers:
                 lines.append(f"  - “{answer.sentence}” — {citation(answer)}")
         return "\n".join(lines) + "\n"
-    for number, answer in enumerate(result.answers, 1):
+    # Further answers only when they are credible: a 0.00 runner-up is noise to a reader
+    # (``--json`` still lists every answer).
+    shown = [a for i, a in enumerate(result.answers) if i == 0 or a.confidence >= MIN_SHOWN]
+    for number, answer in enumerate(shown, 1):
         head = answer.answer if answer.answer else answer.sentence
         prefix = "A:" if number == 1 else f"{number}."
         lines.append(f"{prefix} {_style(head, _BOLD, color)}  (confidence {answer.confidence:.2f})")
