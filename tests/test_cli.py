@@ -1,0 +1,77 @@
+"""The newsbite command line, run in-process through bot.cli.main."""
+
+import io
+import json
+
+from bot.cli import main
+
+
+def run(capsys, monkeypatch, *argv, stdin=""):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ask_json_schema(seeds_corpus, tmp_path, capsys, monkeypatch):
+    where = ["--corpus", str(seeds_corpus), "--db", str(tmp_path / "i.db")]
+    code, out, _ = run(
+        capsys, monkeypatch, "ask", *where, "--json", "How many did the attack kill?"
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert set(result) == {"question", "no_answer", "answers"}
+    top = result["answers"][0]
+    assert set(top) >= {
+        "answer",
+        "sentence",
+        "passage",
+        "title",
+        "url",
+        "doc_id",
+        "paragraph",
+        "score",
+        "confidence",
+    }
+    assert top["answer"] in top["sentence"] and top["sentence"] in top["passage"]
+    assert "87" in top["answer"]
+
+
+def test_ask_batch_reads_one_question_per_line(seeds_corpus, tmp_path, capsys, monkeypatch):
+    where = ["--corpus", str(seeds_corpus), "--db", str(tmp_path / "i.db")]
+    stdin = "Who met Tillerson?\n\nHow long has the Syrian war lasted?\n"
+    code, out, _ = run(capsys, monkeypatch, "ask", *where, "--json", "-", stdin=stdin)
+    assert code == 0
+    assert [json.loads(line)["question"] for line in out.splitlines()] == [
+        "Who met Tillerson?",
+        "How long has the Syrian war lasted?",
+    ]
+
+
+def test_missing_corpus_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "ask",
+        "--corpus",
+        str(tmp_path / "nope"),
+        "--db",
+        str(tmp_path / "i.db"),
+        "anything",
+    )
+    assert code == 2 and err.startswith("newsbite: ") and err.count("\n") == 1
+
+
+def test_index_prints_a_summary_and_is_incremental(seeds_corpus, tmp_path, capsys, monkeypatch):
+    where = ["--corpus", str(seeds_corpus), "--db", str(tmp_path / "i.db")]
+    code, out, _ = run(capsys, monkeypatch, "index", *where)
+    assert code == 0 and out.startswith("1 added, 0 updated, 0 removed")
+    code, out, _ = run(capsys, monkeypatch, "index", *where)
+    assert out.startswith("0 added, 0 updated, 0 removed")
+
+
+def test_human_output_cites_the_article(seeds_corpus, tmp_path, capsys, monkeypatch):
+    where = ["--corpus", str(seeds_corpus), "--db", str(tmp_path / "i.db")]
+    code, out, _ = run(capsys, monkeypatch, "ask", *where, "How many did the attack kill?")
+    assert code == 0
+    assert "87" in out and "bromance is over, paragraph 16" in out
