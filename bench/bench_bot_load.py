@@ -428,6 +428,7 @@ async def benchmark(args: argparse.Namespace) -> None:
     print(f"{len(questions)} questions, e.g. {questions[0]!r}", flush=True)
     fixed: list[Run] = []
     best: dict[str, Run | None] = {}
+    steps: dict[str, list[Run]] = {}
     for label, arguments_for, stepped in (
         (MINIMAL, minimal_bot_command, True),
         (TWEAKED_MINIMAL, tweaked_minimal_bot_command, True),
@@ -446,7 +447,7 @@ async def benchmark(args: argparse.Namespace) -> None:
             fixed.append(run)
             await drain(api)
             if args.steps and stepped:
-                best[label], _ = await highest_sustained_rate(
+                best[label], steps[label] = await highest_sustained_rate(
                     api, bot, questions, args.step_seconds
                 )
         finally:
@@ -483,6 +484,7 @@ async def benchmark(args: argparse.Namespace) -> None:
         print(HEADER)
         for label, run in best.items():
             print(row(run) if run else f"| {label} | below {STEP_RATES[0]} | | | | | | | | | | |")
+        print_cpu_by_rate(steps)
     if reload_result:
         run, seconds, report = reload_result
         print(f"\n### Questions during an admin /reload ({args.reload_files} files changed)\n")
@@ -490,6 +492,32 @@ async def benchmark(args: argparse.Namespace) -> None:
         print(row(run))
         print(f"\nReload took {seconds:.1f} s: {report}")
         print(f"p95 ≤ {RELOAD_P95_TARGET_MS:g} ms: {run.p95_ms <= RELOAD_P95_TARGET_MS}")
+
+
+def print_cpu_by_rate(steps: dict[str, list[Run]]) -> None:
+    """CPU per answer of each bot at each step rate it sustained: the fair comparison (an
+    overloaded bot spends more per answer)."""
+    sustained = {
+        label: {run.rate: run for run in runs if run.sustained} for label, runs in steps.items()
+    }
+    rates = sorted({rate for runs in sustained.values() for rate in runs})
+    labels = list(sustained)
+    print("\nCPU ms per answer at each sustained step rate (ratio to the minimal bot):\n")
+    print("| rate (q/s) | " + " | ".join(labels) + " |")
+    print("|---:|" + "---:|" * len(labels))
+    for rate in rates:
+        floor = sustained.get(MINIMAL, {}).get(rate)
+        cells = []
+        for label in labels:
+            run = sustained[label].get(rate)
+            if run is None:
+                cells.append("")
+            elif floor is None or label == MINIMAL:
+                cells.append(f"{run.cpu_ms_per_answer:.2f}")
+            else:
+                ratio = run.cpu_ms_per_answer / floor.cpu_ms_per_answer
+                cells.append(f"{run.cpu_ms_per_answer:.2f} ({ratio:.2f}×)")
+        print(f"| {rate:g} | " + " | ".join(cells) + " |")
 
 
 async def profile(args: argparse.Namespace) -> None:
@@ -531,10 +559,12 @@ def print_profile(stats: pstats.Stats, answered: int) -> None:
     print("| code | CPU per answer (µs) | share |\n|---|---:|---:|")
     for group, seconds in sorted(groups.items(), key=lambda item: -item[1])[:14]:
         print(f"| {group} | {seconds * 1e6 / max(answered, 1):.0f} | {seconds / total:.0%} |")
-    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("tottime").print_stats(15)
 
 
 def package_of(path: str, name: str) -> str:
+    if path.startswith("<frozen importlib"):
+        return "importlib (httpcore's failing `import sniffio`)"
     if "site-packages/" in path:
         return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
     for part in ("/bot/", "/retrieval/", "/asyncio/", "/json/", "/concurrent/", "/logging/"):
