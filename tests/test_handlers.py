@@ -23,6 +23,7 @@ from fake_bot_api import (
     BOT_USERNAME,
     FakeBotApi,
     Fault,
+    InProcessRequest,
     bot_message_json,
     group_chat,
     message_json,
@@ -31,7 +32,6 @@ from fake_bot_api import (
 )
 from telegram import Update
 from telegram.ext import Application
-from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
 from bot.config import Settings
@@ -45,41 +45,8 @@ USER = 2002
 GROUP = -100500
 
 
-class RecordingRequest(BaseRequest):
-    """Sends every Bot API call to an in-process FakeBotApi instead of the network."""
-
-    def __init__(self, api: FakeBotApi) -> None:
-        self.api = api
-
-    @property
-    def read_timeout(self) -> float | None:
-        return 1.0
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
-    ) -> tuple[int, bytes]:
-        api_method = url.rsplit("/", 1)[-1]
-        fault = self.api.take_fault(api_method)
-        if fault is not None and fault.kind == "status":
-            body = {"ok": False, "error_code": int(fault.value), "description": "Bad Request"}
-            return int(fault.value), json.dumps(body).encode()
-        # Round-trip through JSON so the fake sees what a server would.
-        params = json.loads(json.dumps(request_data.parameters if request_data else {}))
-        status, payload = self.api.handle(api_method, params)
-        return status, json.dumps(payload).encode()
+# Requests go to an in-process FakeBotApi and are recorded there.
+RecordingRequest = InProcessRequest
 
 
 # -- a small engine with known answers ---------------------------------------------------------
