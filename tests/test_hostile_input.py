@@ -211,9 +211,9 @@ class SpyEngine:
 async def running_bot(engine: QAEngine) -> AsyncIterator[tuple[Application, FakeBotApi, Any]]:
     api = FakeBotApi(TOKEN)
     spy = SpyEngine(engine)
-    settings_ = Settings(corpus=Path("unused"), db=Path("unused.db"), rate_limit=0)
+    bot_settings = Settings(corpus=Path("unused"), db=Path("unused.db"), rate_limit=0)
     app = build_application(
-        settings_, TOKEN, engine_factory=lambda: spy, request=InProcessRequest(api)
+        bot_settings, TOKEN, engine_factory=lambda: spy, request=InProcessRequest(api)
     )
     async with app:
         await app.post_init(app)
@@ -253,8 +253,8 @@ def in_group(text: str | None = None, *, user: int = USER, **extra: Any) -> dict
     return {"message": message_json(group_chat(GROUP, supergroup=True), user, text, extra=extra)}
 
 
-def on_behalf_of(chat: dict[str, Any], sender: int, text: str) -> dict[str, Any]:
-    update = in_group(text, user=sender)
+def on_behalf_of(chat: dict[str, Any], sender: int, text: str, **extra: Any) -> dict[str, Any]:
+    update = in_group(text, user=sender, **extra)
     update["message"]["sender_chat"] = chat
     return update
 
@@ -319,7 +319,7 @@ NAMED_CASES: dict[str, tuple[dict[str, Any], int]] = {
         1,
     ),
     "automatic forward from the linked channel": (
-        on_behalf_of(CHANNEL, 777000, "<b>news</b>") | {},
+        on_behalf_of(CHANNEL, 777000, "<b>news</b>", is_automatic_forward=True),
         0,
     ),
     "new members": (in_group(new_chat_members=[user_json(7, "<b>Eve</b>")]), 0),

@@ -82,6 +82,7 @@ async def polling_bot(
 
     await app.updater.start_polling(
         timeout=POLL_SECONDS,
+        poll_interval=serve.POLL_INTERVAL_SECONDS,  # also where the back-off after errors starts
         allowed_updates=serve.ALLOWED_UPDATES,
         drop_pending_updates=False,
         error_callback=report,
