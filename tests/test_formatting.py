@@ -18,6 +18,7 @@ from bot.telegram_html import (
     utf16_length,
 )
 from retrieval.answers import Answer, AnswerResult
+from retrieval.store import SourceInfo
 
 SENTENCE = "The attack on a town killed 87 people last week."
 PASSAGE = f"The White House accused Moscow of a cover-up. {SENTENCE} Russia denied it."
@@ -266,12 +267,8 @@ def test_any_answer_text_gives_valid_html_within_limits(
 # -- other messages ---------------------------------------------------------------------------
 
 
-@dataclass
-class Source:
-    doc_id: str
-    title: str
-    url: str | None
-    paragraphs: int
+# The engine's own record of an indexed article.
+Source = SourceInfo
 
 
 def test_sources_are_paginated_with_buttons() -> None:

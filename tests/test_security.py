@@ -13,7 +13,6 @@ import logging
 import re
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from bot.config import Settings
 from bot.serve import configure_logging
 from bot.telegram_html import check_message
 from retrieval.answers import Answer, AnswerResult
+from retrieval.store import SourceInfo
 
 TOKEN = "314159:AAF-security-test-SECRET"
 SECRET = TOKEN.split(":")[1]
@@ -256,12 +256,8 @@ hostile = st.lists(
 ).map("".join)
 
 
-@dataclass
-class Source:
-    doc_id: str
-    title: str
-    url: str | None
-    paragraphs: int
+# The engine's own record of an indexed article.
+Source = SourceInfo
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
