@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import zlib
-from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -22,6 +22,8 @@ from retrieval.tokenizer import tokenize, words
 # Word boundaries as the tokenizer draws them (numbers with separators whole, an apostrophe
 # inside a word keeps it whole), on the original text so that offsets stay true.
 _WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:['’ʼ][^\W_]+)*")
+# The same words with the text before each, so that one findall gives every offset.
+_GAP_AND_WORD_RE = re.compile(r"([\s\S]*?)(" + _WORD_RE.pattern + ")")
 _YEAR_RE = re.compile(r"(?:1[0-9]|20)\d\d(?:s)?")
 _NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -140,42 +142,101 @@ class PassageWords:
         return len(self.lower)
 
 
+# Every distinct word seen in a passage, once: its row in growing tables of the values
+# PassageWords needs, so that analysing a passage is a findall, a dict lookup per word and numpy
+# indexing, not a WordInfo per word (which was 58 % of a fresh question's cost).
+_ROW_OF_WORD: dict[str, int] = {}
+_LOWER_OF_ROW: list[str] = []
+_TERM_OF_ROW: list[str] = []
+_CODE_COLUMNS = ("term_code", "word_code", "word_hash")
+_FLAG_COLUMNS = (
+    "is_single_letter",
+    "is_stop",
+    "is_capital",
+    "is_number",
+    "is_year",
+    "is_month",
+    "is_time_unit",
+)
+_codes_of_row = np.zeros((1024, len(_CODE_COLUMNS)), dtype=np.int64)
+_flags_of_row = np.zeros((1024, len(_FLAG_COLUMNS)), dtype=bool)
+
+
+def _add_word(word: str) -> int:
+    global _codes_of_row, _flags_of_row
+    info = word_info(word)
+    row = len(_LOWER_OF_ROW)
+    if row == len(_codes_of_row):
+        _codes_of_row = np.concatenate((_codes_of_row, np.zeros_like(_codes_of_row)))
+        _flags_of_row = np.concatenate((_flags_of_row, np.zeros_like(_flags_of_row)))
+    _codes_of_row[row] = (info.term_code, info.word_code, info.word_hash)
+    _flags_of_row[row] = (
+        len(info.lower) == 1 and info.lower.isalpha(),
+        info.is_stop,
+        word[:1].isupper(),
+        info.is_number,
+        info.is_year,
+        info.is_month,
+        info.is_time_unit,
+    )
+    _LOWER_OF_ROW.append(info.lower)
+    _TERM_OF_ROW.append(info.term)
+    _ROW_OF_WORD[word] = row
+    return row
+
+
 @lru_cache(maxsize=8192)
 def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageWords:
     """Words of ``text``; cached because one passage answers many questions."""
-    matches = list(_WORD_RE.finditer(text))
-    starts = np.array([m.start() for m in matches], dtype=np.int64)
-    ends = np.array([m.end() for m in matches], dtype=np.int64)
-    infos = [word_info(m.group()) for m in matches]
-    breaks = np.zeros(len(matches), dtype=bool)
-    for index in range(len(matches) - 1):
-        breaks[index] = bool(_BREAK_RE.search(text, int(ends[index]), int(starts[index + 1])))
-    start_list = starts.tolist()
-    sentence_words = tuple(
-        (bisect_left(start_list, s), bisect_left(start_list, e)) for s, e in sentences
+    # One findall of (gap, word) pairs: the offsets follow from their lengths.
+    pairs = _GAP_AND_WORD_RE.findall(text)
+    gaps = [gap for gap, _ in pairs]
+    word_list = [word for _, word in pairs]
+    lengths = np.fromiter(
+        map(len, chain.from_iterable(pairs)), dtype=np.int64, count=2 * len(pairs)
     )
-    sentence_of = np.zeros(len(matches), dtype=np.int64)
-    for number, (first, last) in enumerate(sentence_words):
+    ends = np.cumsum(lengths)[1::2]
+    starts = ends - lengths[1::2]
+    rows = list(map(_ROW_OF_WORD.get, word_list))
+    if None in rows:
+        rows = [
+            _add_word(word) if row is None else row
+            for word, row in zip(word_list, rows, strict=True)
+        ]
+    codes = _codes_of_row[rows]
+    flags = _flags_of_row[rows]
+    # Almost every gap is one space; only the others can hold a break.
+    breaks = np.zeros(len(rows), dtype=bool)
+    for index, gap in enumerate(gaps):
+        if index and gap != " " and _BREAK_RE.search(gap):
+            breaks[index - 1] = True
+    sentence_bounds = np.searchsorted(
+        starts, np.array(sentences, dtype=np.int64).reshape(-1, 2), side="left"
+    ).astype(np.int64)
+    sentence_of = np.zeros(len(rows), dtype=np.int64)
+    for number, (first, last) in enumerate(sentence_bounds.tolist()):
         sentence_of[first:last] = number
+    columns = dict(zip(_CODE_COLUMNS, codes.T, strict=True))
+    columns.update(zip(_FLAG_COLUMNS, flags.T, strict=True))
     return PassageWords(
         text=text,
         starts=starts,
         ends=ends,
-        lower=tuple(i.lower for i in infos),
-        terms=tuple(i.term for i in infos),
-        term_codes=np.array([i.term_code for i in infos], dtype=np.int64),
-        word_codes=np.array([i.word_code for i in infos], dtype=np.int64),
-        word_hashes=np.array([i.word_hash for i in infos], dtype=np.int64),
-        is_single_letter=np.array([len(i.lower) == 1 and i.lower.isalpha() for i in infos]),
-        is_stop=np.array([i.is_stop for i in infos], dtype=bool),
-        is_capital=np.array([m.group()[:1].isupper() for m in matches], dtype=bool),
-        is_number=np.array([i.is_number for i in infos], dtype=bool),
-        is_year=np.array([i.is_year for i in infos], dtype=bool),
-        is_month=np.array([i.is_month for i in infos], dtype=bool),
-        is_time_unit=np.array([i.is_time_unit for i in infos], dtype=bool),
+        lower=tuple(map(_LOWER_OF_ROW.__getitem__, rows)),
+        terms=tuple(map(_TERM_OF_ROW.__getitem__, rows)),
+        term_codes=columns["term_code"],
+        word_codes=columns["word_code"],
+        word_hashes=columns["word_hash"],
+        is_single_letter=columns["is_single_letter"],
+        is_stop=columns["is_stop"],
+        is_capital=columns["is_capital"],
+        is_number=columns["is_number"],
+        is_year=columns["is_year"],
+        is_month=columns["is_month"],
+        is_time_unit=columns["is_time_unit"],
         break_after=breaks,
-        sentence_words=sentence_words,
-        sentence_bounds=np.array(sentence_words, dtype=np.int64).reshape(-1, 2),
+        sentence_words=tuple(map(tuple, sentence_bounds.tolist())),
+        sentence_bounds=sentence_bounds,
         sentence_of=sentence_of,
     )
 

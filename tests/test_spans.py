@@ -1,0 +1,93 @@
+"""passage_words: every word of a passage with true offsets and the per-word facts the
+answerer reads, exactly as word_info defines them for the word alone."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval.sentences import split_sentences
+from retrieval.spans import _BREAK_RE, _WORD_RE, passage_words, word_info
+
+SAMPLES = [
+    "The attack killed 87 people, including 11 children, in Khan Sheikhoun on 4 April 2017.",
+    "Mr Tillerson met Sergei Lavrov in Moscow - the first visit since the war began.",
+    "Revenue rose 8.1% to $1,200.5 million; it was “the best year” (so far) for the firm—again.",
+    "",
+    "   ",
+    "— ; , !",
+    "Ünïcödé naïve café's owner said: 'it's fine' — 3,000 years, 1990s, Sept. 11.",
+    "a b c 1 2 3 I O",
+]
+
+
+def assert_matches_definition(text: str) -> None:
+    sentences = tuple(split_sentences(text))
+    words = passage_words(text, sentences)
+    matches = list(_WORD_RE.finditer(text))
+    assert words.starts.tolist() == [m.start() for m in matches]
+    assert words.ends.tolist() == [m.end() for m in matches]
+    infos = [word_info(m.group()) for m in matches]
+    assert list(words.lower) == [i.lower for i in infos]
+    assert list(words.terms) == [i.term for i in infos]
+    assert words.term_codes.tolist() == [i.term_code for i in infos]
+    assert words.word_codes.tolist() == [i.word_code for i in infos]
+    assert words.word_hashes.tolist() == [i.word_hash for i in infos]
+    assert words.is_stop.tolist() == [i.is_stop for i in infos]
+    assert words.is_number.tolist() == [i.is_number for i in infos]
+    assert words.is_year.tolist() == [i.is_year for i in infos]
+    assert words.is_month.tolist() == [i.is_month for i in infos]
+    assert words.is_time_unit.tolist() == [i.is_time_unit for i in infos]
+    assert words.is_capital.tolist() == [m.group()[:1].isupper() for m in matches]
+    assert words.is_single_letter.tolist() == [
+        len(i.lower) == 1 and i.lower.isalpha() for i in infos
+    ]
+    # A break is punctuation between a word and the next one, never inside a word ("1,000").
+    assert words.break_after.tolist() == [
+        index + 1 < len(matches)
+        and bool(_BREAK_RE.search(text, m.end(), matches[index + 1].start()))
+        for index, m in enumerate(matches)
+    ]
+    start_list = words.starts.tolist()
+    for number, (start, end) in enumerate(sentences):
+        first, last = words.sentence_words[number]
+        assert all(s >= start for s in start_list[first:last])
+        assert all(s < end for s in start_list[first:last])
+        assert (words.sentence_of[first:last] == number).all()
+    assert np.array_equal(words.sentence_bounds, np.array(words.sentence_words).reshape(-1, 2))
+
+
+def test_samples_match_the_per_word_definition() -> None:
+    for text in SAMPLES:
+        assert_matches_definition(text)
+
+
+def test_number_with_separators_is_one_word_without_a_break() -> None:
+    text = "Some 3,000 people, mostly 1.5 km away."
+    words = passage_words(text, tuple(split_sentences(text)))
+    surface = [text[s:e] for s, e in zip(words.starts, words.ends, strict=True)]
+    assert "3,000" in surface
+    assert words.break_after[surface.index("people")]
+    assert not words.break_after[surface.index("3,000")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_any_text_matches_the_per_word_definition(text: str) -> None:
+    assert_matches_definition(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["1,000", "87", "people", "Mr", "said", ",", ";", " - ", "—", "(", ")", "it's", "May"]
+        ),
+        max_size=40,
+    )
+)
+def test_news_like_text_matches_the_per_word_definition(pieces: list[str]) -> None:
+    assert_matches_definition(re.sub(r"\s+", " ", " ".join(pieces)))
