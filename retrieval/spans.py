@@ -203,8 +203,9 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
             _add_word(word) if row is None else row
             for word, row in zip(word_list, rows, strict=True)
         ]
-    codes = _codes_of_row[rows]
-    flags = _flags_of_row[rows]
+    row_array = np.array(rows, dtype=np.int64)
+    codes = _codes_of_row.take(row_array, axis=0)
+    flags = _flags_of_row.take(row_array, axis=0)
     # Almost every gap is one space; only the others can hold a break.
     breaks = np.zeros(len(rows), dtype=bool)
     for index, gap in enumerate(gaps):
