@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,11 +51,16 @@ class Timeouts:
     get_updates_read: float = 5.0
 
 
-def open_engine(settings: Settings) -> Any:
+def open_engine(settings: Settings, stopping: threading.Event | None = None) -> Any:
+    """The engine, its index first brought up to date with the corpus; a stop signal during
+    that update (a first index of a big archive takes minutes) cancels it."""
     from retrieval.engine import QAEngine
 
     return QAEngine.open(
-        settings.corpus, settings.db, no_answer_threshold=settings.no_answer_threshold
+        settings.corpus,
+        settings.db,
+        no_answer_threshold=settings.no_answer_threshold,
+        cancel=stopping,
     )
 
 
@@ -95,10 +101,20 @@ def build_application(
         # Keeps the bot under Telegram's flood limits and retries after a 429 RetryAfter.
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     application = builder.build()
+    stopping = threading.Event()
     application.bot_data[handlers.SETTINGS] = settings
-    application.bot_data["engine_factory"] = engine_factory or (lambda: open_engine(settings))
+    application.bot_data[handlers.STOPPING] = stopping
+    application.bot_data["engine_factory"] = engine_factory or (
+        lambda: open_engine(settings, stopping)
+    )
     handlers.register_handlers(application)
     return application
+
+
+def request_stop(application: Application) -> None:
+    """The first thing a stop signal does: work that could hold up the shutdown for long (a
+    /reload re-indexing the corpus) is cancelled; answers in flight still finish."""
+    application.bot_data[handlers.STOPPING].set()
 
 
 async def _post_init(application: Application) -> None:

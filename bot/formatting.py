@@ -364,6 +364,10 @@ def format_reload_failed(error: BaseException) -> str:
 
 
 RELOAD_RUNNING_TEXT = "A reload is already running; I'll report when it is done."
+RELOAD_CANCELLED_TEXT = (
+    "The bot is shutting down, so the reload was cancelled. The articles are as they were;"
+    " send /reload again once it is back."
+)
 RELOAD_REFUSED_TEXT = "Sorry, only the bot's admins can reload the articles."
 NON_TEXT_TEXT = "I only understand text questions. Please type your question."
 UNKNOWN_COMMAND_TEXT = "I don't know that command. See /help for what I can do."

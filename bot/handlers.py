@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from typing import Any
 
@@ -41,11 +42,13 @@ from bot.delivery import is_delivery_failure, reply
 from bot.query_log import QueryLog, QueryRecord
 from bot.rate_limit import SlidingWindowLimiter
 from retrieval.engine import ReloadInProgress
+from retrieval.indexer import IndexingCancelled
 
 ENGINE = "engine"
 SETTINGS = "settings"
 RATE_LIMITER = "rate_limiter"
 QUERY_LOG = "query_log"
+STOPPING = "stopping"  # a threading.Event, set when a stop signal arrives (bot.app.request_stop)
 MAX_QUESTION_CHARS = 1000  # longer texts are cut: a question is not an essay, and BM25 cost grows
 _LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
@@ -311,10 +314,16 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     engine = context.bot_data[ENGINE]
     logger.info("reload requested by admin %s", user.id)
+    stopping: threading.Event = context.bot_data[STOPPING]
     try:
-        summary = await asyncio.to_thread(engine.reload)
+        summary = await asyncio.to_thread(engine.reload, cancel=stopping)
     except ReloadInProgress:
         await reply(message, formatting.RELOAD_RUNNING_TEXT)
+        return
+    except IndexingCancelled:
+        # A stop signal: the bot is shutting down and must not wait for a long re-index.
+        logger.info("reload cancelled by shutdown; the index is unchanged")
+        await reply(message, formatting.RELOAD_CANCELLED_TEXT)
         return
     except Exception as error:  # the engine keeps its old index: report, keep serving
         logger.exception("reload failed; the previous index stays in use")

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import importlib.util
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -26,6 +27,7 @@ POLL_TIMEOUT_SECONDS = 10  # long-poll duration; a stop signal interrupts it at 
 # poll, python-telegram-bot backs off from 1.5 × this pause, × 1.5 per failure, up to 30 s.
 POLL_INTERVAL_SECONDS = 0.03
 REDACTED = "<token>"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,20 +130,31 @@ def main(args: argparse.Namespace) -> int:
     skip_missing_sniffio()
     from telegram.error import InvalidToken, TelegramError
 
-    from bot.app import build_application
+    from bot.app import build_application, request_stop
     from retrieval.corpus import CorpusNotFound
     from retrieval.store import StoreError
 
     application = build_application(settings, token)
     # run_polling runs on the current event loop and closes it when done: give it a fresh one,
     # so that main() can be called more than once in a process (tests).
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    def on_stop_signal() -> None:
+        # What python-telegram-bot's own handler does (SystemExit ends run_polling's loop and
+        # starts its orderly stop), after cancelling what would hold that stop up.
+        request_stop(application)
+        raise SystemExit
+
+    for stop_signal in STOP_SIGNALS:
+        loop.add_signal_handler(stop_signal, on_stop_signal)
     try:
         application.run_polling(
             drop_pending_updates=False,  # a restart answers what arrived while it was down
             allowed_updates=ALLOWED_UPDATES,
             timeout=POLL_TIMEOUT_SECONDS,
             poll_interval=POLL_INTERVAL_SECONDS,
+            stop_signals=None,  # ours, above
         )
     except InvalidToken:
         return _fail("the Bot API rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)", token, 1)

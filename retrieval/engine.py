@@ -113,9 +113,11 @@ class QAEngine:
         answerer: Answerer | None = None,
         no_answer_threshold: float | None = None,
         progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> QAEngine:
         """Open the store at ``db_path``, first bringing it up to date with ``corpus`` unless
-        ``refresh_index`` is false. Raises StoreError / CorpusNotFound with a clear message.
+        ``refresh_index`` is false. Raises StoreError / CorpusNotFound with a clear message,
+        IndexingCancelled when ``cancel`` is set during that update (nothing of it is kept).
 
         A database that cannot be written (read-only file or folder) is served as it is, with a
         warning in ``engine.warnings``, rather than refused.
@@ -125,7 +127,7 @@ class QAEngine:
             if Store.writable(db_path):
                 writer = Store(db_path)
                 try:
-                    refresh(writer, corpus, progress)
+                    refresh(writer, corpus, progress, cancel)
                 finally:
                     writer.close()
             elif Path(db_path).exists():
@@ -195,12 +197,15 @@ class QAEngine:
 
     # -- reload -------------------------------------------------------------------------------
 
-    def reload(self, progress: Progress | None = None) -> IndexSummary:
+    def reload(
+        self, progress: Progress | None = None, cancel: threading.Event | None = None
+    ) -> IndexSummary:
         """Re-index the corpus folder incrementally and swap the new index in.
 
         Blocking and thread-safe; meant to run off the event loop while questions keep being
-        answered from the current snapshot. Raises ReloadInProgress when another reload runs;
-        on any other error the current index stays in service.
+        answered from the current snapshot. Raises ReloadInProgress when another reload runs,
+        IndexingCancelled soon after ``cancel`` is set (a shutdown need not wait for a long
+        re-index); on these and any other error the current index stays in service.
         """
         if self.corpus is None:
             raise ValueError("this engine was built from articles in memory: nothing to reload")
@@ -209,7 +214,7 @@ class QAEngine:
         try:
             writer = Store(self.db_path)
             try:
-                summary = refresh(writer, self.corpus, progress)
+                summary = refresh(writer, self.corpus, progress, cancel)
             finally:
                 writer.close()
             current = self._snapshot

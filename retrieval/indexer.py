@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,10 @@ from retrieval.store import Store, StoredFile, sentence_blob
 from retrieval.tokenizer import tokenize
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class IndexingCancelled(Exception):
+    """refresh() stopped because its ``cancel`` event was set; the store is as it was."""
 
 
 @dataclass
@@ -168,11 +174,17 @@ class _Writer:
         self.chunks_written += sum(len(chunks) for _, chunks in kept)
 
 
-def write_articles(store: Store, files: Iterable[PendingFile], parallel: bool = False) -> int:
+def write_articles(
+    store: Store,
+    files: Iterable[PendingFile],
+    parallel: bool = False,
+    cancel: threading.Event | None = None,
+) -> int:
     """Chunk, tokenize and store the articles of ``files``; returns the chunks written.
 
     ``files`` may be a lazy iterator: with ``parallel``, reading and parsing the next files
-    overlaps with the workers chunking and tokenizing the previous ones.
+    overlaps with the workers chunking and tokenizing the previous ones. Raises
+    IndexingCancelled between two batches once ``cancel`` is set.
     """
     term_ids = TermIds(store.vocabulary)
     writer = _Writer(store, term_ids)
@@ -185,8 +197,11 @@ def write_articles(store: Store, files: Iterable[PendingFile], parallel: bool = 
         prepared = _prepared_in_parallel(batches)
     else:
         prepared = ((batch, prepare_batch(batch[2])) for batch in batches)
-    for batch, chunks in prepared:
-        writer.write(*batch, chunks)
+    # closing: a cancelled run stops the worker processes now, not when garbage is collected.
+    with closing(prepared):
+        for batch, chunks in prepared:
+            _check_cancel(cancel)
+            writer.write(*batch, chunks)
     store.add_terms(term_ids.added)
     return writer.chunks_written
 
@@ -198,7 +213,9 @@ def _prepared_in_parallel(batches: Iterator[tuple]) -> Iterator[tuple[tuple, lis
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["retrieval.indexer"])
     workers = max(1, min(os.cpu_count() or 1, 4))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    finished = False
+    try:
         window: deque = deque()
         for batch in batches:
             window.append((batch, pool.submit(prepare_batch, batch[2])))
@@ -208,11 +225,28 @@ def _prepared_in_parallel(batches: Iterator[tuple]) -> Iterator[tuple[tuple, lis
         while window:
             batch, future = window.popleft()
             yield batch, future.result()
+        finished = True
+    finally:
+        # After an error or a cancel, batches still queued are dropped rather than waited for.
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
-def refresh(store: Store, corpus_root: Path, progress: Progress | None = None) -> IndexSummary:
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise IndexingCancelled("indexing cancelled")
+
+
+def refresh(
+    store: Store,
+    corpus_root: Path,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> IndexSummary:
     """Update ``store`` from the files under ``corpus_root``. Raises CorpusNotFound when the
-    folder is missing; every problem with a single file is a ``skipped`` entry instead."""
+    folder is missing; every problem with a single file is a ``skipped`` entry instead.
+
+    Setting ``cancel`` (from another thread) stops the update within a file or a batch of
+    articles: IndexingCancelled is raised and nothing of this update is kept."""
     started = time.perf_counter()
     summary = IndexSummary()
     files, skipped = list_corpus_files(corpus_root)
@@ -229,6 +263,7 @@ def refresh(store: Store, corpus_root: Path, progress: Progress | None = None) -
 
     def changed_files() -> Iterator[PendingFile]:
         for done, file in enumerate(files, 1):
+            _check_cancel(cancel)
             pending = _check_file(store, file, stored.get(file.rel_path), summary)
             if pending is not None:
                 yield pending
@@ -245,7 +280,10 @@ def refresh(store: Store, corpus_root: Path, progress: Progress | None = None) -
             store.remove_file(rel_path)
             summary.removed += 1
         summary.new_paragraphs = write_articles(
-            store, changed_files(), parallel=likely_new_bytes >= PARALLEL_MIN_BYTES
+            store,
+            changed_files(),
+            parallel=likely_new_bytes >= PARALLEL_MIN_BYTES,
+            cancel=cancel,
         )
         if summary.changed:
             store.set_meta("generation", str(time.time_ns()))

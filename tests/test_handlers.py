@@ -119,7 +119,7 @@ class FakeEngine:
     def sources(self) -> list[SourceRow]:
         return self._sources
 
-    def reload(self) -> Summary:
+    def reload(self, cancel: threading.Event | None = None) -> Summary:
         if not self._reload_lock.acquire(blocking=False):
             raise ReloadInProgress("a reload is already running")
         try:

@@ -12,6 +12,7 @@ import io
 import logging
 import re
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ class StandInEngine:
     def sources(self) -> list[Any]:
         return []
 
-    def reload(self) -> str:
+    def reload(self, cancel: threading.Event | None = None) -> str:
         if self.reload_error is not None:
             raise self.reload_error
         self.reloads += 1
