@@ -585,7 +585,7 @@ class CannedEngine:
         self.engine = engine
         self.result = engine.answer("How many people did the chemical attack kill?")
 
-    def answer(self, question: str, k: int = 3) -> Any:
+    def answer(self, question: str, k: int = 3, short_answers: int | None = None) -> Any:
         return self.result
 
     def __getattr__(self, name: str) -> Any:
@@ -596,7 +596,9 @@ def use_canned_engine() -> None:
     import bot.app
 
     open_engine = bot.app.open_engine
-    bot.app.open_engine = lambda settings: CannedEngine(open_engine(settings))
+    bot.app.open_engine = lambda settings, stopping=None: CannedEngine(
+        open_engine(settings, stopping)
+    )
 
 
 def run_child(args: argparse.Namespace) -> None:

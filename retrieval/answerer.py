@@ -117,10 +117,13 @@ class Answerer:
         passages: Sequence[Passage],
         idf: Callable[[str], float],
         k: int = 3,
+        short_answers: int | None = None,
     ) -> AnswerResult:
         """Up to ``k`` answers from different sentences, best first; ``no_answer`` when the
-        passages do not seem to hold the answer (the candidates are listed all the same)."""
-        return self.read(question, passages, idf, k).result
+        passages do not seem to hold the answer (the candidates are listed all the same).
+        Only the first ``short_answers`` (default: all) get a short answer in their sentence:
+        a caller that shows the others as sentences saves the span scoring for them."""
+        return self.read(question, passages, idf, k, short_answers).result
 
     def read(
         self,
@@ -128,6 +131,7 @@ class Answerer:
         passages: Sequence[Passage],
         idf: Callable[[str], float],
         k: int = 3,
+        short_answers: int | None = None,
     ) -> AnswerReading:
         """``answer`` plus the re-ranked passages and the answerability probability."""
         terms = question_terms(analyze_question(question), idf)
@@ -154,14 +158,16 @@ class Answerer:
         )
         answerability = sigmoid(float(self.model.answerability.scores(evidence)))
         top_probability = float(probabilities[order[0]]) or 1.0
+        with_span = k if short_answers is None else short_answers
         answers = [
             self._answer_from(
                 reading,
                 int(row),
                 terms,
                 answerability * min(float(probabilities[row]) / top_probability, 1.0),
+                with_span=rank < with_span,
             )
-            for row in order[:k]
+            for rank, row in enumerate(order[:k])
         ]
         result = AnswerResult(
             question=question,
@@ -171,16 +177,22 @@ class Answerer:
         return AnswerReading(result, ranked, answerability, evidence)
 
     def _answer_from(
-        self, reading: Reading, row: int, terms: QuestionTerms, confidence: float
+        self,
+        reading: Reading,
+        row: int,
+        terms: QuestionTerms,
+        confidence: float,
+        *,
+        with_span: bool = True,
     ) -> Answer:
         passage = reading.passages[int(reading.sentence_passage[row])]
         words = reading.words[int(reading.sentence_passage[row])]
         chunk = passage.chunk
         sentence_start, sentence_end = chunk.sentences[int(reading.sentence_local[row])]
         sentence_text = chunk.text[sentence_start:sentence_end]
-        spans = span_table(reading, row, terms)
         answer = answer_start = answer_end = None
-        if len(spans.start_word):
+        spans = span_table(reading, row, terms) if with_span else None
+        if spans is not None and len(spans.start_word):
             span_scores = self.model.span.scores(spans.features, spans.hashed)
             span_scores = _prefer_typed_spans(span_scores, spans, words, terms.analysis.qtype)
             best = int(np.argmax(span_scores))

@@ -173,12 +173,21 @@ class QAEngine:
         """The ``k`` best passages for ``question`` by BM25, best first."""
         return self._retrieve(tokenize(question), k)[1]
 
-    def answer(self, question: str, k: int = 3, depth: int = RERANK_DEPTH) -> AnswerResult:
-        """Up to ``k`` answers to ``question``, read from its ``depth`` best passages."""
+    def answer(
+        self,
+        question: str,
+        k: int = 3,
+        depth: int = RERANK_DEPTH,
+        short_answers: int | None = None,
+    ) -> AnswerResult:
+        """Up to ``k`` answers to ``question``, read from its ``depth`` best passages; the
+        first ``short_answers`` of them (default: all) with a short answer."""
         snapshot, passages = self._retrieve(tokenize(question), max(k, depth))
         if not passages:
             return AnswerResult(question=question, no_answer=True, answers=[])
-        return self.answerer.answer(question, passages, snapshot.index.idf, k=k)
+        return self.answerer.answer(
+            question, passages, snapshot.index.idf, k=k, short_answers=short_answers
+        )
 
     def _retrieve(self, terms: list[str], k: int) -> tuple[_Snapshot, list[Passage]]:
         while True:

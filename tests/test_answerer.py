@@ -124,6 +124,17 @@ def test_answers_come_from_different_sentences(harbour_engine: QAEngine) -> None
     assert len({(a.chunk_id, a.sentence_start) for a in answers}) == 3
 
 
+def test_short_answers_only_for_the_first_answers_when_asked(seed_engine: QAEngine) -> None:
+    question = "How many people did the attack kill?"
+    full = seed_engine.answer(question, k=3)
+    lean = seed_engine.answer(question, k=3, short_answers=1)
+    assert len(lean.answers) == len(full.answers) == 3
+    assert lean.answers[0] == full.answers[0]  # the best answer keeps its short answer
+    assert [a.sentence for a in lean.answers] == [a.sentence for a in full.answers]
+    assert [a.confidence for a in lean.answers] == [a.confidence for a in full.answers]
+    assert all(a.answer is None and a.answer_start is None for a in lean.answers[1:])
+
+
 def test_paragraph_is_the_one_holding_the_sentence() -> None:
     # The short first paragraph is merged into the next chunk: the sentence in the second
     # paragraph must cite paragraph 2, not the chunk's first paragraph.
