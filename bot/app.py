@@ -52,15 +52,17 @@ class Timeouts:
 
 
 def open_engine(settings: Settings, stopping: threading.Event | None = None) -> Any:
-    """The engine, its index first brought up to date with the corpus; a stop signal during
-    that update (a first index of a big archive takes minutes) cancels it."""
-    from retrieval.engine import QAEngine
+    """The engine, in a process of its own (bot.engine_process), its index first brought up
+    to date with the corpus; a stop signal during that update (a first index of a big archive
+    takes minutes) cancels it."""
+    from bot.engine_process import EngineProcess
 
-    return QAEngine.open(
-        settings.corpus,
+    return EngineProcess(
         settings.db,
+        settings.corpus,
         no_answer_threshold=settings.no_answer_threshold,
         cancel=stopping,
+        log_level=settings.log_level,
     )
 
 

@@ -124,14 +124,7 @@ class QAEngine:
         """
         warnings: list[str] = []
         if corpus is not None and refresh_index:
-            if Store.writable(db_path):
-                writer = Store(db_path)
-                try:
-                    refresh(writer, corpus, progress, cancel)
-                finally:
-                    writer.close()
-            elif Path(db_path).exists():
-                warnings.append(f"{db_path} is read-only: answering from the index as it is")
+            warnings = prepare_store(corpus, db_path, progress, cancel)
         snapshot = _Snapshot.load(db_path)
         answerer = answerer or Answerer(no_answer_threshold=no_answer_threshold)
         engine = cls(db_path, corpus, snapshot, answerer)
@@ -221,24 +214,56 @@ class QAEngine:
         if not self._reload_lock.acquire(blocking=False):
             raise ReloadInProgress("a reload is already running")
         try:
-            writer = Store(self.db_path)
-            try:
-                summary = refresh(writer, self.corpus, progress, cancel)
-            finally:
-                writer.close()
-            current = self._snapshot
-            if stored_generation(self.db_path) == current.generation:
-                return summary
-            fresh = _Snapshot.load(self.db_path)
-            self._snapshot = fresh
-            current.close()
+            summary = update_index(self.db_path, self.corpus, progress, cancel)
+            self.reopen()
             return summary
         finally:
             self._reload_lock.release()
 
+    def reopen(self) -> bool:
+        """Serve what the database holds now, if an index update changed it since this engine
+        loaded it; True when it did. Questions being answered finish on the old snapshot."""
+        current = self._snapshot
+        if stored_generation(self.db_path) == current.generation:
+            return False
+        self._snapshot = _Snapshot.load(self.db_path)
+        current.close()
+        return True
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._snapshot.close()
+
+
+def prepare_store(
+    corpus: Path,
+    db_path: Path | str,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> list[str]:
+    """Bring the store up to date before serving it; the warnings to show (a database that
+    cannot be written is served as it is rather than refused)."""
+    if Store.writable(db_path):
+        update_index(db_path, corpus, progress, cancel)
+        return []
+    if Path(db_path).exists():
+        return [f"{db_path} is read-only: answering from the index as it is"]
+    return []
+
+
+def update_index(
+    db_path: Path | str,
+    corpus: Path,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> IndexSummary:
+    """Bring the store at ``db_path`` up to date with ``corpus`` (see indexer.refresh); an
+    engine serving that store picks the change up with ``reopen``."""
+    writer = Store(db_path)
+    try:
+        return refresh(writer, corpus, progress, cancel)
+    finally:
+        writer.close()
 
 
 def stored_generation(db_path: Path | str) -> str | None:

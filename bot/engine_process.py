@@ -1,0 +1,223 @@
+"""The QA engine in a child process, so that answering runs on a second core beside the bot.
+
+In one process, python-telegram-bot's event loop and the engine's threads take turns holding
+one interpreter lock: a bot on a 2-core machine then tops out near one core, about 60 answers
+per second. Here the child process holds the index and answers; the bot's process keeps the
+Telegram side and the index updates (at start and on /reload, in the store both share), and
+then tells the child to reopen the store. Questions are answered all along, from the snapshot
+the child has open.
+
+``EngineProcess`` offers what the handlers use of ``QAEngine``: ``answer``, ``sources``,
+``reload``, ``article_count``, ``chunk_count``, ``db_path`` and ``close``. Requests and results
+cross a pipe, pickled; exceptions raised in the child are raised again in the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import signal
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from retrieval.answers import AnswerResult
+from retrieval.engine import ReloadInProgress, prepare_store, update_index
+from retrieval.indexer import IndexSummary, Progress
+from retrieval.store import SourceInfo
+
+# Requests the child works on at once: answers overlap their database reads, and a reopen
+# (loading the new index takes a while) never holds up answers.
+CHILD_THREADS = 4
+START_TIMEOUT_SECONDS = 300.0  # loading a 1M-paragraph index takes about half a minute
+STOP_TIMEOUT_SECONDS = 5.0
+
+logger = logging.getLogger(__name__)
+
+
+class EngineProcessError(RuntimeError):
+    """The engine's process has died or could not start."""
+
+
+class EngineProcess:
+    def __init__(
+        self,
+        db_path: Path,
+        corpus: Path,
+        *,
+        no_answer_threshold: float | None = None,
+        cancel: threading.Event | None = None,
+        log_level: str = "INFO",
+    ) -> None:
+        """Bring the store up to date with ``corpus`` here (``cancel`` stops that), then start
+        the child on it. Raises what QAEngine.open raises, or EngineProcessError."""
+        self.db_path = db_path
+        self.corpus = corpus
+        self.warnings = prepare_store(corpus, db_path, cancel=cancel)
+        self._reload_lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, Future] = {}
+        self._pending_lock = threading.Lock()
+        self._request_ids = itertools.count()
+        self._dead: str | None = None
+        context = multiprocessing.get_context("spawn")
+        self._conn, child_conn = context.Pipe()
+        self._process = context.Process(
+            target=_child_main,
+            args=(child_conn, db_path, no_answer_threshold, log_level),
+            name="newsbite-engine",
+            daemon=True,
+        )
+        self._process.start()
+        child_conn.close()
+        try:
+            if not self._conn.poll(START_TIMEOUT_SECONDS):
+                raise EngineProcessError("the engine process did not start in time")
+            status, value = self._conn.recv()
+        except (EOFError, OSError) as error:
+            self._process.join(STOP_TIMEOUT_SECONDS)
+            raise EngineProcessError("the engine process died while starting") from error
+        except BaseException:
+            self._stop_child()
+            raise
+        if status != "ready":
+            self._process.join(STOP_TIMEOUT_SECONDS)
+            raise value
+        self.article_count, self.chunk_count = value
+        self._reader = threading.Thread(target=self._read_results, name="engine-results")
+        self._reader.daemon = True
+        self._reader.start()
+
+    # -- what the handlers call ---------------------------------------------------------------
+
+    def answer(self, question: str, k: int = 3, short_answers: int | None = None) -> AnswerResult:
+        return self._call("answer", question, k, short_answers=short_answers)
+
+    def sources(self) -> list[SourceInfo]:
+        return self._call("sources")
+
+    def reload(
+        self, progress: Progress | None = None, cancel: threading.Event | None = None
+    ) -> IndexSummary:
+        """QAEngine.reload, split: the index update runs here, then the child reopens."""
+        if not self._reload_lock.acquire(blocking=False):
+            raise ReloadInProgress("a reload is already running")
+        try:
+            summary = update_index(self.db_path, self.corpus, progress, cancel)
+            self.article_count, self.chunk_count = self._call("reopen")
+            return summary
+        finally:
+            self._reload_lock.release()
+
+    def close(self) -> None:
+        self._stop_child()
+
+    # -- the pipe -----------------------------------------------------------------------------
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        future: Future = Future()
+        request_id = next(self._request_ids)
+        with self._pending_lock:
+            if self._dead is not None:
+                raise EngineProcessError(self._dead)
+            self._pending[request_id] = future
+        try:
+            with self._send_lock:
+                self._conn.send((request_id, method, args, kwargs))
+        except (OSError, ValueError) as error:
+            with self._pending_lock:
+                self._pending.pop(request_id, None)
+            raise EngineProcessError("the engine process is gone") from error
+        return future.result()
+
+    def _read_results(self) -> None:
+        reason = "the engine process has stopped"
+        try:
+            while True:
+                request_id, ok, value = self._conn.recv()
+                with self._pending_lock:
+                    future = self._pending.pop(request_id, None)
+                if future is None:
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        except (EOFError, OSError):
+            self._process.join(STOP_TIMEOUT_SECONDS)
+            if self._process.exitcode not in (0, None):
+                reason = f"the engine process died (exit code {self._process.exitcode})"
+                logger.error("%s; questions cannot be answered until a restart", reason)
+        finally:
+            with self._pending_lock:
+                self._dead = reason
+                pending, self._pending = self._pending, {}
+            for future in pending.values():
+                future.set_exception(EngineProcessError(reason))
+
+    def _stop_child(self) -> None:
+        with contextlib.suppress(OSError, ValueError), self._send_lock:
+            self._conn.send(None)  # the child finishes what it has, then exits
+        self._process.join(STOP_TIMEOUT_SECONDS)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(STOP_TIMEOUT_SECONDS)
+        self._conn.close()
+
+
+# -- the child ----------------------------------------------------------------------------------
+
+
+def _child_main(
+    conn: Connection, db_path: Path, no_answer_threshold: float | None, log_level: str
+) -> None:
+    # Stop signals are for the bot, which finishes its in-flight answers and then closes the
+    # pipe: the child must outlive them (Ctrl-C and systemd signal the whole group).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    from retrieval.engine import QAEngine
+
+    try:
+        engine = QAEngine.open(None, db_path, no_answer_threshold=no_answer_threshold)
+    except Exception as error:  # sent to the parent, which raises it
+        conn.send(("error", error))
+        return
+    conn.send(("ready", (engine.article_count, engine.chunk_count)))
+    send_lock = threading.Lock()
+
+    def reopen() -> tuple[int, int]:
+        engine.reopen()
+        return engine.article_count, engine.chunk_count
+
+    methods = {"answer": engine.answer, "sources": engine.sources, "reopen": reopen}
+
+    def run(request_id: int, method: str, args: tuple, kwargs: dict) -> None:
+        try:
+            outcome = (request_id, True, methods[method](*args, **kwargs))
+        except Exception as error:
+            outcome = (request_id, False, error)
+        with send_lock:
+            try:
+                conn.send(outcome)
+            except (OSError, ValueError):
+                pass  # the parent is gone; nothing to tell
+            except Exception as error:  # a result that cannot be pickled
+                conn.send((request_id, False, EngineProcessError(repr(error))))
+
+    with ThreadPoolExecutor(CHILD_THREADS, thread_name_prefix="engine") as pool:
+        while True:
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                break
+            if request is None:
+                break
+            pool.submit(run, *request)
+    engine.close()

@@ -1,0 +1,93 @@
+"""The engine in a child process (what `newsbite serve` runs): the same answers as the engine
+in-process, reloads that the child picks up, stop signals it leaves to the bot, and a clear
+error, never a hang, when the child is gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.engine_process import EngineProcess, EngineProcessError
+from retrieval.engine import QAEngine, stored_generation
+from retrieval.indexer import IndexingCancelled
+
+QUESTION = "How many people did the attack on the town kill?"
+
+
+@pytest.fixture
+def engine(seeds_corpus: Path, tmp_path: Path):
+    engine = EngineProcess(tmp_path / "index.db", seeds_corpus)
+    yield engine
+    engine.close()
+
+
+def add_article(corpus: Path) -> None:
+    (corpus / "harbour.txt").write_text(
+        "Harbour reopens\n\nThe harbour reopened on Monday after the storm, said the mayor.\n"
+    )
+
+
+def test_answers_and_sources_are_the_in_process_engines(engine, seeds_corpus):
+    local = QAEngine.open(seeds_corpus, engine.db_path)
+    try:
+        assert engine.answer(QUESTION, k=3) == local.answer(QUESTION, k=3)
+        assert engine.answer(QUESTION, 3, short_answers=1) == local.answer(
+            QUESTION, 3, short_answers=1
+        )
+        assert engine.sources() == local.sources()
+        assert (engine.article_count, engine.chunk_count) == (
+            local.article_count,
+            local.chunk_count,
+        )
+    finally:
+        local.close()
+    assert engine.answer(QUESTION).best.answer == "87 people"
+
+
+def test_a_reload_is_served_by_the_child(engine, seeds_corpus):
+    add_article(seeds_corpus)
+    summary = engine.reload()
+    assert summary.added == 1
+    assert engine.article_count == 2
+    best = engine.answer("When did the harbour reopen?").best
+    assert best is not None and best.doc_id == "harbour.txt"
+
+
+def test_a_cancelled_reload_keeps_the_old_index(engine, seeds_corpus):
+    generation = stored_generation(engine.db_path)
+    add_article(seeds_corpus)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(IndexingCancelled):
+        engine.reload(cancel=cancel)
+    assert stored_generation(engine.db_path) == generation
+    assert engine.article_count == 1
+    assert engine.answer(QUESTION).best.answer == "87 people"
+
+
+def test_stop_signals_are_left_to_the_bot(engine):
+    # Ctrl-C and systemd signal the whole process group; the bot finishes its answers first.
+    os.kill(engine._process.pid, signal.SIGINT)
+    os.kill(engine._process.pid, signal.SIGTERM)
+    assert engine.answer(QUESTION).best.answer == "87 people"
+
+
+def test_a_dead_child_is_an_error_not_a_hang(engine):
+    engine._process.kill()
+    with pytest.raises(EngineProcessError):
+        engine.answer(QUESTION)
+    with pytest.raises(EngineProcessError):
+        engine.sources()
+
+
+def test_close_stops_the_child(seeds_corpus, tmp_path):
+    engine = EngineProcess(tmp_path / "index.db", seeds_corpus)
+    engine.close()
+    assert not engine._process.is_alive()
+    assert engine._process.exitcode == 0
+    with pytest.raises(EngineProcessError):
+        engine.answer(QUESTION)
