@@ -16,8 +16,9 @@ canned one (the bot layer alone); and `newsbite serve` itself. Phases:
    questions keep coming at ``--reload-rate``.
 
 Latency is from the moment a question is queued at the fake Bot API to the moment the bot's
-sendMessage for it arrives. CPU is the bot process's user + system time (its child processes
-too: the indexer's workers during a reload) divided by the questions answered. Prints markdown;
+sendMessage for it arrives. CPU is the user + system time of the bot's process and all its
+descendants (newsbite's engine process; the indexer's workers during a reload) divided by the
+questions answered; memory is their RSS summed. Prints markdown;
 copy it into docs/benchmarks.md with the command line. The machine's other load skews numbers.
 """
 
@@ -121,21 +122,55 @@ class BotProcess:
                 command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr
             )
 
+    def processes(self) -> list[int]:
+        """The bot's pid and those of all its live descendants (newsbite's engine process,
+        the indexer's forkserver and workers during a reload)."""
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+        found, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+        return found
+
     def cpu_seconds(self) -> float:
-        """User + system time of the process and of its children that have ended."""
-        with open(f"/proc/{self.process.pid}/stat") as file:
-            fields = file.read().rsplit(")", 1)[1].split()
-        return sum(int(value) for value in fields[11:15]) / TICKS
+        """User + system time of the bot and its live descendants, and of the children of
+        each that have ended."""
+        total = 0
+        for pid in self.processes():
+            try:
+                with open(f"/proc/{pid}/stat") as file:
+                    fields = file.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(value) for value in fields[11:15])
+        return total / TICKS
 
     def memory_mb(self) -> tuple[float, float]:
-        """Resident set size now and at its peak, in MB."""
-        values: dict[str, float] = {}
-        with open(f"/proc/{self.process.pid}/status") as file:
-            for line in file:
-                name, _, rest = line.partition(":")
-                if name in ("VmRSS", "VmHWM"):
-                    values[name] = int(rest.split()[0]) / 1024
-        return values["VmRSS"], values["VmHWM"]
+        """Resident set size now and at its peak, in MB, of the bot and its live descendants
+        together (peaks summed: an upper bound)."""
+        now = peak = 0.0
+        for pid in self.processes():
+            values: dict[str, float] = {}
+            try:
+                with open(f"/proc/{pid}/status") as file:
+                    for line in file:
+                        name, _, rest = line.partition(":")
+                        if name in ("VmRSS", "VmHWM"):
+                            values[name] = int(rest.split()[0]) / 1024
+            except OSError:
+                continue
+            now += values.get("VmRSS", 0.0)
+            peak += values.get("VmHWM", 0.0)
+        return now, peak
 
     def stop(self) -> str:
         """SIGTERM, wait, and its stderr."""

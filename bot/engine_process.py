@@ -30,9 +30,8 @@ from retrieval.engine import ReloadInProgress, prepare_store, update_index
 from retrieval.indexer import IndexSummary, Progress
 from retrieval.store import SourceInfo
 
-# Requests the child works on at once: answers overlap their database reads, and a reopen
-# (loading the new index takes a while) never holds up answers.
-CHILD_THREADS = 4
+# Threads for reopening the store in the child (answers are worked on as they come).
+CHILD_THREADS = 1
 START_TIMEOUT_SECONDS = 300.0  # loading a 1M-paragraph index takes about half a minute
 STOP_TIMEOUT_SECONDS = 5.0
 
@@ -219,5 +218,8 @@ def _child_main(
                 break
             if request is None:
                 break
-            pool.submit(run, *request)
+            if request[1] == "reopen":
+                pool.submit(run, *request)  # loading an index takes a while: answers go on
+            else:
+                run(*request)  # one core's worth of work either way: no thread hand-off
     engine.close()
