@@ -620,7 +620,9 @@ class CannedEngine:
         self.engine = engine
         self.result = engine.answer("How many people did the chemical attack kill?")
 
-    def answer(self, question: str, k: int = 3, short_answers: int | None = None) -> Any:
+    def answer(
+        self, question: str, k: int = 3, depth: int = 10, short_answers: int | None = None
+    ) -> Any:
         return self.result
 
     def __getattr__(self, name: str) -> Any:

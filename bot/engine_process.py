@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from retrieval.answerer import RERANK_DEPTH
 from retrieval.answers import AnswerResult
 from retrieval.engine import ReloadInProgress, prepare_store, update_index
 from retrieval.indexer import IndexSummary, Progress
@@ -93,8 +94,14 @@ class EngineProcess:
 
     # -- what the handlers call ---------------------------------------------------------------
 
-    def answer(self, question: str, k: int = 3, short_answers: int | None = None) -> AnswerResult:
-        return self._call("answer", question, k, short_answers=short_answers)
+    def answer(
+        self,
+        question: str,
+        k: int = 3,
+        depth: int = RERANK_DEPTH,
+        short_answers: int | None = None,
+    ) -> AnswerResult:
+        return self._call("answer", question, k, depth, short_answers)
 
     def sources(self) -> list[SourceInfo]:
         return self._call("sources")

@@ -171,7 +171,13 @@ async def answer_question(
     started = time.perf_counter()
     # The reply shows a short answer for the best answer only ("also relevant" ones are
     # quoted as sentences), so the engine need not find one for the others.
-    result = await asyncio.to_thread(engine.answer, question, settings.answer_k, short_answers=1)
+    result = await asyncio.to_thread(
+        engine.answer,
+        question,
+        settings.answer_k,
+        depth=settings.answer_depth,
+        short_answers=1,
+    )
     latency_ms = (time.perf_counter() - started) * 1000
     await reply(message, formatting.format_result(result))
     logger.debug(

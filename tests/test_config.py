@@ -62,7 +62,8 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
         "rate_limit = 5\n"
         "log_queries = false\n"
         'api_url = "http://file.example:8081/bot"\n'
-        "answer_k = 2\n",
+        "answer_k = 2\n"
+        "answer_depth = 8\n",
         encoding="utf-8",
     )
     environ = {
@@ -73,6 +74,7 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
         "NEWSBITE_API_URL": "",  # empty = unset
         "NEWSBITE_NO_ANSWER_THRESHOLD": "0.25",
         "NEWSBITE_LOG_LEVEL": "debug",
+        "NEWSBITE_ANSWER_DEPTH": "12",
     }
     settings = load_settings(parse_flags("--admins", "4, 5", "--db", "flag.db"), environ)
     assert settings.corpus == tmp_path / "articles"  # relative to the config file
@@ -82,6 +84,7 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
     assert settings.log_queries is False  # file beats default
     assert settings.api_url == "http://file.example:8081/bot"
     assert settings.answer_k == 2
+    assert settings.answer_depth == 12
     assert settings.no_answer_threshold == 0.25
     assert settings.log_level == "DEBUG"
 

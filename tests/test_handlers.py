@@ -110,7 +110,9 @@ class FakeEngine:
         ]
         self._reload_lock = threading.Lock()
 
-    def answer(self, question: str, k: int = 3, short_answers: int | None = None) -> AnswerResult:
+    def answer(
+        self, question: str, k: int = 3, depth: int = 10, short_answers: int | None = None
+    ) -> AnswerResult:
         self.questions.append(question)
         if "explode" in question:
             raise RuntimeError("engine exploded")

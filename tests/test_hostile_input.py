@@ -196,7 +196,9 @@ class SpyEngine:
         self.engine = engine
         self.questions: list[str] = []
 
-    def answer(self, question: str, k: int = 3, short_answers: int | None = None) -> Any:
+    def answer(
+        self, question: str, k: int = 3, depth: int = 10, short_answers: int | None = None
+    ) -> Any:
         self.questions.append(question)
         return self.engine.answer(question, k)
 

@@ -69,7 +69,9 @@ class StandInEngine:
         self.questions: list[str] = []
         self.reload_error: Exception | None = None
 
-    def answer(self, question: str, k: int = 3, short_answers: int | None = None) -> AnswerResult:
+    def answer(
+        self, question: str, k: int = 3, depth: int = 10, short_answers: int | None = None
+    ) -> AnswerResult:
         self.questions.append(question)
         if "explode" in question:
             raise RuntimeError(f"cannot reach https://api.telegram.org/bot{TOKEN}/getMe")

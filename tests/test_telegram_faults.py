@@ -45,7 +45,9 @@ class EchoEngine:
         self.gate: threading.Event | None = None
         self.started = threading.Semaphore(0)
 
-    def answer(self, question: str, k: int = 3, short_answers: int | None = None) -> AnswerResult:
+    def answer(
+        self, question: str, k: int = 3, depth: int = 10, short_answers: int | None = None
+    ) -> AnswerResult:
         self.started.release()
         if self.gate is not None:
             self.gate.wait(10)
