@@ -26,7 +26,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -372,6 +372,14 @@ def describe_update(update: object) -> dict[str, Any]:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     where = describe_update(update)
+    if isinstance(error, Conflict) and not where:
+        # 409 on getUpdates: another process polls with this token (a second `serve`, or an
+        # old one not yet stopped). Telegram serves one at a time; PTB retries with back-off.
+        logger.warning(
+            "another process is fetching this bot's updates (409 Conflict): run only one"
+            " `newsbite serve` per token; retrying"
+        )
+        return
     if isinstance(error, NetworkError | RetryAfter) and not where:
         # Polling hiccups (Telegram or the network): PTB retries; a traceback adds nothing.
         logger.warning("network problem talking to the Bot API: %s", error)

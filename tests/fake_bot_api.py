@@ -367,7 +367,7 @@ class InProcessRequest(BaseRequest):
         api_method = url.rsplit("/", 1)[-1]
         fault = self.api.take_fault(api_method)
         if fault is not None and fault.kind == "status":
-            return _encode(*_error(int(fault.value), "Internal Server Error"))
+            return _encode(*_status_error(int(fault.value)))
         # Encoded as UTF-8 like a real request body, so text that cannot be sent fails here too.
         body = json.dumps(request_data.parameters if request_data else {}, ensure_ascii=False)
         params = json.loads(body.encode("utf-8"))
@@ -403,6 +403,17 @@ def _error(code: int, description: str, **parameters: Any) -> tuple[int, dict[st
     if parameters:
         body["parameters"] = parameters
     return code, body
+
+
+# What the Bot API says with an error status that a fault injects.
+_STATUS_DESCRIPTIONS = {
+    409: "Conflict: terminated by other getUpdates request; make sure that only one bot"
+    " instance is running",
+}
+
+
+def _status_error(code: int) -> tuple[int, dict[str, Any]]:
+    return _error(code, _STATUS_DESCRIPTIONS.get(code, "Internal Server Error"))
 
 
 def _decode_form(body: bytes) -> dict[str, Any]:
@@ -474,7 +485,7 @@ def _make_handler(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
                     *_error(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
                 )
             elif fault.kind == "status":
-                self._send(*_error(int(fault.value), "Internal Server Error"))
+                self._send(*_status_error(int(fault.value)))
             elif fault.kind == "drop":
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)

@@ -187,6 +187,27 @@ async def test_network_loss_and_refused_connections_during_polling(
     assert TOKEN not in caplog.text
 
 
+async def test_a_second_poller_with_the_same_token_is_reported_and_outlasted(
+    api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """409 Conflict: another process polls with this token. One clear warning each time, no
+    traceback, and once the other poller is gone the bot answers everything, once."""
+    with caplog.at_level(logging.WARNING):
+        async with polling_bot(api, EchoEngine()):
+            first = [ask(api)]
+            await wait_for_answers(api, first)
+            await asyncio.to_thread(api.wait_for_call, "getUpdates")
+            api.inject("getUpdates", Fault.status(409), times=2)
+            during = [ask(api), ask(api)]
+            await wait_for_answers(api, during)
+    assert api.take_fault("getUpdates") is None  # both conflicts happened
+    assert_each_answered_once(api, first + during)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.handlers"]
+    assert sum("409 Conflict" in w for w in warnings) == 2
+    assert not [r for r in caplog.records if r.exc_info]
+    assert TOKEN not in caplog.text
+
+
 @pytest.mark.parametrize(
     ("rate_limit", "faults"),
     [
