@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import sqlite_utils
+from bot_harness import running_application
 from fake_bot_api import (
     BOT_USERNAME,
     FakeBotApi,
@@ -144,22 +145,9 @@ async def running_bot(
     engine: FakeEngine | None = None, **overrides: Any
 ) -> AsyncIterator[tuple[Application, FakeBotApi, FakeEngine]]:
     engine = engine or FakeEngine()
-    api = FakeBotApi(TOKEN)
-    options: dict[str, Any] = {
-        "corpus": Path("unused"),
-        "db": Path("unused.db"),
-        "admins": frozenset({ADMIN}),
-        **overrides,
-    }
-    application = build_application(
-        Settings(**options), TOKEN, engine_factory=lambda: engine, request=RecordingRequest(api)
-    )
-    async with application:
-        await application.post_init(application)
-        try:
-            yield application, api, engine
-        finally:
-            await application.post_shutdown(application)
+    settings: dict[str, Any] = {"admins": frozenset({ADMIN}), **overrides}
+    async with running_application(engine, TOKEN, **settings) as (application, api):
+        yield application, api, engine
 
 
 async def send(application: Application, **update: Any) -> None:

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 import sqlite_utils
+from bot_harness import running_application
 from fake_bot_api import (
     BOT_USERNAME,
     FakeBotApi,
-    InProcessRequest,
     bot_message_json,
     group_chat,
     message_json,
@@ -36,8 +36,6 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import formatting
-from bot.app import build_application
-from bot.config import Settings
 from bot.handlers import MAX_QUESTION_CHARS
 from bot.telegram_html import MAX_MESSAGE_LENGTH, check_message, utf16_length
 from retrieval.chunks import chunk_article
@@ -211,18 +209,9 @@ class SpyEngine:
 
 @contextlib.asynccontextmanager
 async def running_bot(engine: QAEngine) -> AsyncIterator[tuple[Application, FakeBotApi, Any]]:
-    api = FakeBotApi(TOKEN)
     spy = SpyEngine(engine)
-    bot_settings = Settings(corpus=Path("unused"), db=Path("unused.db"), rate_limit=0)
-    app = build_application(
-        bot_settings, TOKEN, engine_factory=lambda: spy, request=InProcessRequest(api)
-    )
-    async with app:
-        await app.post_init(app)
-        try:
-            yield app, api, spy
-        finally:
-            await app.post_shutdown(app)
+    async with running_application(spy, TOKEN, rate_limit=0) as (app, api):
+        yield app, api, spy
 
 
 def sent_messages(api: FakeBotApi) -> list[dict[str, Any]]:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bot_harness import running_application
 from fake_bot_api import (
     BOT_USERNAME,
     FakeBotApi,
-    InProcessRequest,
     group_chat,
     message_json,
     private_chat,
@@ -33,8 +33,6 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import formatting
-from bot.app import build_application
-from bot.config import Settings
 from bot.serve import configure_logging
 from bot.telegram_html import check_message
 from retrieval.answers import Answer, AnswerResult
@@ -94,22 +92,9 @@ class StandInEngine:
 async def running_bot(
     engine: StandInEngine, **overrides: Any
 ) -> AsyncIterator[tuple[Application, FakeBotApi]]:
-    api = FakeBotApi(TOKEN)
-    options: dict[str, Any] = {
-        "corpus": Path("unused"),
-        "db": Path("unused.db"),
-        "admins": frozenset({ADMIN}),
-        **overrides,
-    }
-    app = build_application(
-        Settings(**options), TOKEN, engine_factory=lambda: engine, request=InProcessRequest(api)
-    )
-    async with app:
-        await app.post_init(app)
-        try:
-            yield app, api
-        finally:
-            await app.post_shutdown(app)
+    settings: dict[str, Any] = {"admins": frozenset({ADMIN}), **overrides}
+    async with running_application(engine, TOKEN, **settings) as running:
+        yield running
 
 
 _update_ids = iter(range(1, 10**9))
