@@ -58,39 +58,12 @@ class EngineProcess:
         self.db_path = db_path
         self.corpus = corpus
         self.warnings = prepare_store(corpus, db_path, cancel=cancel)
+        self._child_args = (db_path, no_answer_threshold, log_level)
         self._reload_lock = threading.Lock()
-        self._send_lock = threading.Lock()
-        self._pending: dict[int, Future] = {}
-        self._pending_lock = threading.Lock()
-        self._request_ids = itertools.count()
-        self._dead: str | None = None
-        context = multiprocessing.get_context("spawn")
-        self._conn, child_conn = context.Pipe()
-        self._process = context.Process(
-            target=_child_main,
-            args=(child_conn, db_path, no_answer_threshold, log_level),
-            name="newsbite-engine",
-            daemon=True,
-        )
-        self._process.start()
-        child_conn.close()
-        try:
-            if not self._conn.poll(START_TIMEOUT_SECONDS):
-                raise EngineProcessError("the engine process did not start in time")
-            status, value = self._conn.recv()
-        except (EOFError, OSError) as error:
-            self._process.join(STOP_TIMEOUT_SECONDS)
-            raise EngineProcessError("the engine process died while starting") from error
-        except BaseException:
-            self._stop_child()
-            raise
-        if status != "ready":
-            self._process.join(STOP_TIMEOUT_SECONDS)
-            raise value
-        self.article_count, self.chunk_count = value
-        self._reader = threading.Thread(target=self._read_results, name="engine-results")
-        self._reader.daemon = True
-        self._reader.start()
+        self._restart_lock = threading.Lock()
+        self._closed = False
+        self._child = _Child(*self._child_args)
+        self.article_count, self.chunk_count = self._child.counts
 
     # -- what the handlers call ---------------------------------------------------------------
 
@@ -120,16 +93,70 @@ class EngineProcess:
             self._reload_lock.release()
 
     def close(self) -> None:
-        self._stop_child()
-
-    # -- the pipe -----------------------------------------------------------------------------
+        self._closed = True
+        self._child.stop()
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        child = self._child
+        if child.dead is not None and not self._closed:
+            child = self._restart(child)
+        return child.call(method, *args, **kwargs)
+
+    def _restart(self, dead: _Child) -> _Child:
+        """A new child in place of one that died (the questions it had are lost: they get
+        the apology); the first caller to find it dead starts it, the others wait for it."""
+        with self._restart_lock:
+            if self._child is dead and not self._closed:
+                logger.warning("starting a new engine process (%s)", dead.dead)
+                dead.stop()
+                self._child = _Child(*self._child_args)
+                self.article_count, self.chunk_count = self._child.counts
+            return self._child
+
+
+class _Child:
+    """One engine process and the pipe to it."""
+
+    def __init__(self, db_path: Path, no_answer_threshold: float | None, log_level: str) -> None:
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, Future] = {}
+        self._pending_lock = threading.Lock()
+        self._request_ids = itertools.count()
+        self.dead: str | None = None  # why requests can no longer be sent
+        context = multiprocessing.get_context("spawn")
+        self._conn, child_conn = context.Pipe()
+        self._process = context.Process(
+            target=_child_main,
+            args=(child_conn, db_path, no_answer_threshold, log_level),
+            name="newsbite-engine",
+            daemon=True,
+        )
+        self._process.start()
+        child_conn.close()
+        try:
+            if not self._conn.poll(START_TIMEOUT_SECONDS):
+                raise EngineProcessError("the engine process did not start in time")
+            status, value = self._conn.recv()
+        except (EOFError, OSError) as error:
+            self._process.join(STOP_TIMEOUT_SECONDS)
+            raise EngineProcessError("the engine process died while starting") from error
+        except BaseException:
+            self.stop()
+            raise
+        if status != "ready":
+            self._process.join(STOP_TIMEOUT_SECONDS)
+            raise value
+        self.counts: tuple[int, int] = value
+        self.pid = self._process.pid
+        reader = threading.Thread(target=self._read_results, name="engine-results", daemon=True)
+        reader.start()
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         future: Future = Future()
         request_id = next(self._request_ids)
         with self._pending_lock:
-            if self._dead is not None:
-                raise EngineProcessError(self._dead)
+            if self.dead is not None:
+                raise EngineProcessError(self.dead)
             self._pending[request_id] = future
         try:
             with self._send_lock:
@@ -157,15 +184,15 @@ class EngineProcess:
             self._process.join(STOP_TIMEOUT_SECONDS)
             if self._process.exitcode not in (0, None):
                 reason = f"the engine process died (exit code {self._process.exitcode})"
-                logger.error("%s; questions cannot be answered until a restart", reason)
+                logger.error(reason)
         finally:
             with self._pending_lock:
-                self._dead = reason
+                self.dead = reason
                 pending, self._pending = self._pending, {}
             for future in pending.values():
                 future.set_exception(EngineProcessError(reason))
 
-    def _stop_child(self) -> None:
+    def stop(self) -> None:
         with contextlib.suppress(OSError, ValueError), self._send_lock:
             self._conn.send(None)  # the child finishes what it has, then exits
         self._process.join(STOP_TIMEOUT_SECONDS)
@@ -173,6 +200,14 @@ class EngineProcess:
             self._process.terminate()
             self._process.join(STOP_TIMEOUT_SECONDS)
         self._conn.close()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.exitcode
+
+    def kill(self) -> None:
+        """For tests: a crash of the engine process."""
+        self._process.kill()
 
 
 # -- the child ----------------------------------------------------------------------------------
