@@ -10,7 +10,6 @@ match this code is refused instead of silently scoring garbage.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,17 +18,10 @@ import numpy as np
 
 from retrieval.documents import Passage
 from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
-from retrieval.spans import (
-    MAX_SPAN_WORDS,
-    PassageWords,
-    candidate_spans,
-    known_code,
-    passage_words,
-)
+from retrieval.spans import PassageWords, known_code, passage_words
 from retrieval.stopwords import STOPWORDS
-from retrieval.tokenizer import tokenize
+from retrieval.tokenizer import stem, tokenize, words
 
-HASH_BUCKETS = 1 << 14
 # A question term the index has never seen is rarer than any it has: weigh it like the
 # rarest known term of the question (or this much when none is known), not as 0.
 MIN_UNKNOWN_IDF = 4.0
@@ -46,6 +38,11 @@ class QuestionTerms:
     known: np.ndarray  # bool: the index knows the term
     mass: float  # sum of weights
     content_words: tuple[str, ...]  # normalised non-stopwords of the question
+    # The question's terms on either side of its wh-phrase (index into ``terms``, -1 for none):
+    # "Sky is formerly known (by what name)": the answer follows "known" in the sentence;
+    # "(Who) started the dynasty": it comes before "started".
+    anchor_before: int = -1
+    anchor_after: int = -1
 
 
 def question_terms(analysis: QuestionAnalysis, idf: Callable[[str], float]) -> QuestionTerms:
@@ -57,6 +54,7 @@ def question_terms(analysis: QuestionAnalysis, idf: Callable[[str], float]) -> Q
     unknown_weight = float(raw.max()) if known.any() else MIN_UNKNOWN_IDF
     weights = np.where(known, raw, unknown_weight)
     content = tuple(sorted(w for w in analysis.word_set if w not in STOPWORDS))
+    anchor_before, anchor_after = _wh_anchors(analysis, terms)
     return QuestionTerms(
         analysis=analysis,
         terms=terms,
@@ -64,7 +62,34 @@ def question_terms(analysis: QuestionAnalysis, idf: Callable[[str], float]) -> Q
         known=known,
         mass=float(weights.sum()) or 1.0,
         content_words=content,
+        anchor_before=anchor_before,
+        anchor_after=anchor_after,
     )
+
+
+def _wh_anchors(analysis: QuestionAnalysis, terms: tuple[str, ...]) -> tuple[int, int]:
+    """The term of the nearest content word before the wh-phrase, and of the first content word
+    after it ("what (type of) climate", "how many (teams)" and the head noun are skipped)."""
+    if not analysis.wh_word:
+        return -1, -1
+    question_words = words(analysis.question)
+    wh = question_words.index(analysis.wh_word)
+    number_of = {term: number for number, term in enumerate(terms)}
+
+    def term_number(word: str) -> int:
+        word_terms = tokenize(word)
+        return number_of.get(word_terms[0], -1) if word_terms else -1
+
+    before = next((term_number(w) for w in reversed(question_words[:wh]) if w not in STOPWORDS), -1)
+    following = question_words[wh + 1 :]
+    skip = 0
+    if analysis.head_noun:
+        heads = [i for i, w in enumerate(following[:7]) if stem(w) == analysis.head_noun]
+        skip = heads[0] + 1 if heads else 0
+    elif analysis.wh_word == "how" and following:
+        skip = 1  # "how long", "how old": the word after "how" is part of the wh-phrase
+    after = next((term_number(w) for w in following[skip:] if w not in STOPWORDS), -1)
+    return before, after
 
 
 @lru_cache(maxsize=8192)
@@ -234,6 +259,11 @@ _SENTENCE_BASE = (
     "coverage_x_bm25_relative",
     "coverage_x_rank_0",
     "expected_type_present",  # the sentence holds the kind of thing the question asks for
+    "longest_run",  # longest run of consecutive content words that are question terms / terms
+    "in_order",  # share of consecutive matched words that keep the question's word order
+    "bigram_with_neighbours",  # question bigrams in this sentence and the ones around it
+    "anchor_before_present",  # the question's word before its wh-phrase is in the sentence
+    "anchor_after_present",
 )
 _SENTENCE_TYPE_SIGNALS = ("numbers", "years", "months", "capitals", "number_unit")
 SENTENCE_FEATURES: tuple[str, ...] = _SENTENCE_BASE + tuple(
@@ -387,6 +417,47 @@ def _fill_word_level(
     else:
         expected = np.zeros(len(bounds))
     features[:, SENTENCE_FEATURES.index("expected_type_present")] = expected > 0
+    _fill_order(features, reading, question, counts)
+
+
+def _fill_order(
+    features: np.ndarray, reading: Reading, question: QuestionTerms, bigrams: np.ndarray
+) -> None:
+    """How much of the question appears as it is phrased: runs, word order, anchors."""
+    column = SENTENCE_FEATURES.index("longest_run")
+    n_rows = len(features)
+    content_positions = np.flatnonzero(reading.is_content)
+    ids = reading.term_ids[content_positions]
+    rows = reading.sentence_of[content_positions]
+    matched = ids >= 0
+    # Run lengths of matched content words, reset by a miss or a new sentence.
+    new_run = ~matched | np.concatenate(([True], rows[1:] != rows[:-1]))
+    run_id = np.cumsum(new_run)
+    run_length = np.zeros(len(ids), dtype=np.int64)
+    if len(ids):
+        run_length = np.bincount(run_id, weights=matched)[run_id]
+    longest = np.zeros(n_rows)
+    np.maximum.at(longest, rows[matched], run_length[matched])
+    features[:, column] = longest / max(len(question.terms), 1)
+    # Consecutive matched words of one sentence: does the question term index go up?
+    matched_ids = ids[matched]
+    matched_rows = rows[matched]
+    pairs = matched_rows[1:] == matched_rows[:-1]
+    rising = (matched_ids[1:] > matched_ids[:-1]) & pairs
+    total = np.bincount(matched_rows[1:][pairs], minlength=n_rows)
+    features[:, column + 1] = np.bincount(matched_rows[1:][rising], minlength=n_rows) / np.maximum(
+        total, 1
+    )
+    passage_of = reading.sentence_passage
+    same_before = np.concatenate(([False], passage_of[1:] == passage_of[:-1]))
+    same_after = np.concatenate((passage_of[1:] == passage_of[:-1], [False]))
+    around = bigrams.astype(np.float64).copy()
+    around[1:] += np.where(same_before[1:], bigrams[:-1], 0)
+    around[:-1] += np.where(same_after[:-1], bigrams[1:], 0)
+    features[:, column + 2] = around / max(len(question.terms) - 1, 1)
+    for offset, anchor in enumerate((question.anchor_before, question.anchor_after)):
+        if anchor >= 0:
+            features[:, column + 3 + offset] = reading.presence[:, anchor]
 
 
 # -- passages ----------------------------------------------------------------------------------
@@ -457,211 +528,6 @@ def fill_passage_scores(features: np.ndarray, scores: np.ndarray, passage_of: np
     features[:, 0] = best - top
     features[:, 1] = second - top
     features[:, 2] = np.log(np.maximum(total, 1e-12))
-
-
-# -- spans -------------------------------------------------------------------------------------
-
-_SPAN_SHAPES = (
-    "length_1",
-    "length_2",
-    "length_3",
-    "length_4",
-    "length_5_plus",
-    "all_capital",
-    "first_capital",  # capitalised first word that is not the sentence's first
-    "has_number",
-    "only_number",
-    "starts_number",
-    "has_year",
-    "has_month",
-    "has_time_unit",
-    "number_then_word",
-    "bounded",  # punctuation or the sentence's edge on both sides
-)
-_SPAN_BASE = (
-    "bias",
-    "question_word_fraction",
-    "internal_break",
-    "break_before",
-    "break_after",
-    "distance_log",
-    "adjacent_question_word",
-    "question_word_before",
-    "question_word_after",
-    "question_words_left",  # the nearest question word is on the left
-    "sentence_end",
-    "sentence_start",
-    "question_density",  # question words within 3 words of the span / 6
-    "lowercase_content",
-    "whole_new_run",  # a maximal run of words the question does not have, between its words
-    "has_head_noun",  # "how many (radio stations)" → "seven radio stations"
-    "ends_with_head_noun",
-    "single_letter",  # "O" of a formula, "A" of a list: rarely an answer alone
-    "matches_type",  # a date for "when", a number for "how many", a duration for "how long"
-)
-SPAN_FEATURES: tuple[str, ...] = (
-    _SPAN_BASE
-    + _SPAN_SHAPES
-    + tuple(f"{qtype.value}*{shape}" for qtype in QUESTION_TYPES for shape in _SPAN_SHAPES)
-)
-# Lexical features, hashed: (what the question asks for) × (what the span looks like, or the
-# words around it). Not the span's own words: those memorise the training articles' answers.
-SPAN_HASH_TEMPLATES = ("qtype_head_shape", "qtype_word_before", "qtype_word_after")
-_SHAPE_CLASSES = ("lower", "capital", "number", "year", "month")
-_BOUNDARY_HASH = zlib.crc32(b"<edge>")
-
-
-@lru_cache(maxsize=4096)
-def _template_keys(qtype: str, head: str) -> np.ndarray:
-    keys = (f"0|{qtype}|{head}", f"1|{qtype}", f"2|{qtype}")
-    return np.array([zlib.crc32(k.encode("utf-8")) for k in keys], dtype=np.int64)
-
-
-@dataclass(slots=True)
-class SpanTable:
-    """Candidate spans of one sentence: word offsets (inclusive) in the passage, features."""
-
-    start_word: np.ndarray
-    end_word: np.ndarray
-    features: np.ndarray
-    hashed: np.ndarray  # (spans, len(SPAN_HASH_TEMPLATES)) bucket indexes
-
-
-def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable:
-    """Candidates of sentence row ``row``. Features that are the same for every span of the
-    sentence (its score, its rank) are left out: the span model compares spans of one
-    sentence."""
-    passage = int(reading.sentence_passage[row])
-    words = reading.words[passage]
-    offset = int(reading.word_offset[passage])
-    is_question = reading.is_question[offset : offset + len(words)]
-    first, last = words.sentence_words[int(reading.sentence_local[row])]
-    starts, ends = candidate_spans(first, last, words.is_stop, is_question, MAX_SPAN_WORDS)
-    n = len(starts)
-    features = np.zeros((n, len(SPAN_FEATURES)))
-    if n == 0:
-        return SpanTable(starts, ends, features, np.zeros((0, len(SPAN_HASH_TEMPLATES)), np.int64))
-    length = ends - starts + 1
-
-    def count(mask: np.ndarray) -> np.ndarray:
-        cumulative = np.concatenate(([0], np.cumsum(mask[first:last])))
-        return cumulative[ends + 1 - first] - cumulative[starts - first]
-
-    content = ~words.is_stop
-    n_content = np.maximum(count(content), 1)
-    question_content = is_question & content
-    breaks = words.break_after
-    internal_break = count(breaks) - breaks[ends]
-    before_break = np.where(starts > first, breaks[np.maximum(starts - 1, 0)], True)
-    after_break = np.where(ends < last - 1, breaks[ends], True)
-    # Distance from the span to the nearest question word outside it, on either side.
-    positions = np.flatnonzero(question_content[first:last]) + first
-    if len(positions):
-        left_index = np.searchsorted(positions, starts) - 1
-        left_distance = np.where(left_index >= 0, starts - positions[np.maximum(left_index, 0)], 99)
-        right_index = np.searchsorted(positions, ends, side="right")
-        right_distance = np.where(
-            right_index < len(positions),
-            positions[np.minimum(right_index, len(positions) - 1)] - ends,
-            99,
-        )
-    else:
-        left_distance = right_distance = np.full(n, 99)
-    distance = np.minimum(left_distance, right_distance)
-    window = np.concatenate(([0], np.cumsum(question_content)))
-    low = np.maximum(starts - 3, first)
-    high = np.minimum(ends + 4, last)
-    near = (window[starts] - window[low]) + (window[high] - window[ends + 1])
-    word_before = np.where(starts > first, is_question[np.maximum(starts - 1, 0)], False)
-    word_after = np.where(ends < last - 1, is_question[np.minimum(ends + 1, len(words) - 1)], False)
-
-    features[:, 0] = 1.0
-    features[:, 1] = count(question_content) / n_content
-    features[:, 2] = internal_break > 0
-    features[:, 3] = before_break
-    features[:, 4] = after_break
-    features[:, 5] = np.log1p(np.minimum(distance, 30))
-    features[:, 6] = distance == 1
-    features[:, 7] = word_before
-    features[:, 8] = word_after
-    features[:, 9] = left_distance < right_distance
-    features[:, 10] = ends == last - 1
-    features[:, 11] = starts == first
-    features[:, 12] = near / 6
-    features[:, 13] = count(content & ~words.is_capital & ~words.is_number) > 0
-    # Bounded on each side by a question word, punctuation or the sentence's edge.
-    edge_before = before_break | np.where(
-        starts > first, is_question[np.maximum(starts - 1, 0)], True
-    )
-    edge_after = after_break | np.where(
-        ends < last - 1, is_question[np.minimum(ends + 1, len(words) - 1)], True
-    )
-    features[:, 14] = (count(is_question) == 0) & edge_before & edge_after
-    features[:, 17] = (length == 1) & words.is_single_letter[starts]
-    head = question.analysis.head_noun
-    if head:
-        is_head = np.array([t == head for t in words.terms[first:last]], dtype=bool)
-        padded = np.zeros(len(words), dtype=bool)
-        padded[first:last] = is_head
-        features[:, 15] = count(padded) > 0
-        features[:, 16] = padded[ends]
-
-    numbers = count(words.is_number)
-    shapes = np.zeros((n, len(_SPAN_SHAPES)))
-    shapes[np.arange(n), np.minimum(length, 5) - 1] = 1.0
-    shapes[:, 5] = count(words.is_capital & content) == n_content
-    shapes[:, 6] = words.is_capital[starts] & (starts > first)
-    shapes[:, 7] = numbers > 0
-    shapes[:, 8] = numbers == length
-    shapes[:, 9] = words.is_number[starts]
-    shapes[:, 10] = count(words.is_year) > 0
-    shapes[:, 11] = count(words.is_month) > 0
-    shapes[:, 12] = count(words.is_time_unit) > 0
-    shapes[:, 13] = words.is_number[starts] & (length > 1) & ~words.is_number[ends]
-    shapes[:, 14] = before_break & after_break
-    qtype = question.analysis.qtype
-    if qtype is QuestionType.DATE:
-        matches_type = (shapes[:, 10] > 0) | (shapes[:, 11] > 0)
-    elif qtype is QuestionType.NUMBER:
-        matches_type = shapes[:, 7] > 0
-    elif qtype is QuestionType.DURATION:
-        matches_type = (shapes[:, 7] > 0) & (shapes[:, 12] > 0)
-    elif qtype in (QuestionType.PERSON, QuestionType.PLACE):
-        matches_type = shapes[:, 5] > 0
-    else:
-        matches_type = np.zeros(n, dtype=bool)
-    features[:, 18] = matches_type
-    shape_base = len(_SPAN_BASE)
-    features[:, shape_base : shape_base + len(_SPAN_SHAPES)] = shapes
-    type_base = shape_base + len(_SPAN_SHAPES) * (1 + _TYPE_INDEX[question.analysis.qtype])
-    features[:, type_base : type_base + len(_SPAN_SHAPES)] = shapes
-    hashed = _span_hashes(words, starts, ends, first, last, question.analysis, shapes)
-    return SpanTable(starts, ends, features, hashed)
-
-
-def _span_hashes(
-    words: PassageWords,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    first: int,
-    last: int,
-    analysis: QuestionAnalysis,
-    shapes: np.ndarray,
-) -> np.ndarray:
-    """Bucket of each (template key, span word) pair: a multiplicative mix of two crc32s, the
-    same in every run (Python's own str hash is salted per process)."""
-    keys = _template_keys(analysis.qtype.value, analysis.head_noun)
-    hashes = words.word_hashes
-    shape_class = np.zeros(len(starts), dtype=np.int64)
-    shape_class[shapes[:, 5] > 0] = 1
-    shape_class[shapes[:, 7] > 0] = 2
-    shape_class[shapes[:, 10] > 0] = 3
-    shape_class[shapes[:, 11] > 0] = 4
-    before = np.where(starts > first, hashes[np.maximum(starts - 1, 0)], _BOUNDARY_HASH)
-    after = np.where(ends + 1 < last, hashes[np.minimum(ends + 1, len(hashes) - 1)], _BOUNDARY_HASH)
-    values = np.stack((shape_class + 1, before, after), axis=1)
-    mixed = (keys[None, :] * 1_000_003 + values * 7_919) & 0x7FFFFFFFFFFF
-    return (mixed ^ (mixed >> 17)) % HASH_BUCKETS
 
 
 # -- answerability -----------------------------------------------------------------------------

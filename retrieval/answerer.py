@@ -7,9 +7,9 @@ shipped as retrieval/data/answerer.json:
    proximity of the question's terms, bigrams, the passage's BM25 score and rank, position,
    whether the sentence holds the kind of thing the question asks for); passages are re-ranked
    by their best sentence;
-2. a span scorer over the n-grams of a chosen sentence (the question type × the span's shape,
-   distance to the question's words, hashed lexical pairs such as "how many <noun>" × the
-   span's last word);
+2. a span scorer over the n-grams of a chosen sentence (retrieval/span_features.py: the
+   question type × the span's shape and its place relative to the question's words, hashed
+   pairs of the question type × the words around the span);
 3. an answerability model over how much of the question the best passage and sentence cover;
    under the threshold the result says ``no_answer`` and still lists the closest candidates.
 """
@@ -25,24 +25,21 @@ import numpy as np
 
 from retrieval.answer_features import (
     ANSWERABILITY_FEATURES,
-    HASH_BUCKETS,
     PASSAGE_FEATURES,
     SENTENCE_FEATURES,
-    SPAN_FEATURES,
     QuestionTerms,
     Reading,
-    SpanTable,
     answerability_features,
     passage_table,
     question_terms,
     read_passages,
     sentence_table,
-    span_table,
 )
 from retrieval.answers import Answer, AnswerResult
 from retrieval.documents import Passage
 from retrieval.linear_model import LinearModel, WeightsError, sigmoid, softmax
 from retrieval.question_types import QuestionType, analyze_question
+from retrieval.span_features import HASH_BUCKETS, SPAN_FEATURES, SpanTable, span_table
 from retrieval.spans import PassageWords, extend_number_span, span_offsets
 
 # Passages to read per question. On the validation articles reading 10, 20 or 30 gives the same

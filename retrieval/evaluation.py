@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from retrieval.answerer import RERANK_DEPTH, Answerer
+from retrieval.answerer import DEFAULT_MODEL_PATH, RERANK_DEPTH, Answerer
 from retrieval.chunks import PARAGRAPH_SEPARATOR
 from retrieval.documents import Article, Passage
 
@@ -378,6 +378,11 @@ def _by_parity(parity: int) -> Callable[[int, dict], bool]:
     return lambda position, _article: position % 2 == parity
 
 
+def _trained_on_validation(model_path: Path) -> bool:
+    training = json.loads(model_path.read_text(encoding="utf-8")).get("training", {})
+    return bool(training.get("includes_validation"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The dev / validation measurement of docs/evaluation.md: one split's questions against an
     index of its own contexts, the other split's questions as the unanswerable ones."""
@@ -395,6 +400,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     parity = 0 if args.split == "dev" else 1
+    if args.split == "validation" and _trained_on_validation(DEFAULT_MODEL_PATH):
+        print(
+            "warning: the answerer's weights were trained on the validation articles too "
+            "(train_answerer --all): these are not held-out numbers",
+            file=sys.stderr,
+        )
     metrics = evaluate_squad(
         args.file,
         unanswerable=args.file,

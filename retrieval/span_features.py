@@ -1,0 +1,406 @@
+"""Feature vectors of the short-answer candidates of one sentence (the span model's input).
+
+Without a tagger or a parser, the span model leans on what the SQuAD logistic-regression reader
+showed matters most: where the span sits relative to the question's words in the sentence (in
+particular the words next to the wh-phrase: "known *by what name*" → the span right after
+"known"), the span's shape (a capitalised run, a number with its unit, a lower-case phrase,
+word endings as a stand-in for parts of speech), whether it is a whole chunk (bounded by
+punctuation, stopwords or the sentence's edge, not cutting a name or a number in two), and
+hashed pairs of (what the question asks for) × (the words around the span). Not the span's own
+words: those memorise the training articles' answers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from retrieval.answer_features import QuestionTerms, Reading
+from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
+from retrieval.spans import MAX_SPAN_WORDS, PassageWords, candidate_spans
+
+HASH_BUCKETS = 1 << 14
+_TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}
+
+# Word endings standing in for parts of speech: an answer rarely ends with an adverb or a verb.
+_SUFFIX_CLASSES = (
+    ("ends_ly", ("ly",)),
+    ("ends_ed", ("ed",)),
+    ("ends_ing", ("ing",)),
+    ("ends_nominal", ("tion", "sion", "ment", "ness", "ity", "ism", "ance", "ence", "ship")),
+)
+_SPAN_SHAPES = (
+    "length_1",
+    "length_2",
+    "length_3",
+    "length_4",
+    "length_5_plus",
+    "all_capital",
+    "first_capital",  # capitalised first word that is not the sentence's first
+    "has_number",
+    "only_number",
+    "starts_number",
+    "has_year",
+    "has_month",
+    "has_time_unit",
+    "number_then_word",
+    "bounded",  # punctuation or the sentence's edge on both sides
+    "chunk",  # punctuation, a stopword or the sentence's edge on both sides
+    "all_lowercase",
+    *(name for name, _ in _SUFFIX_CLASSES),
+)
+# Where the span sits: crossed with the question type, since "who" answers precede the
+# question's verb and "what … called" answers follow it.
+_SPAN_PLACES = (
+    "anchor_after_1",  # the question's word after the wh-phrase comes right after the span
+    "anchor_after_2_3",
+    "anchor_after_4_6",
+    "anchor_before_1",  # the question's word before the wh-phrase comes right before the span
+    "anchor_before_2_3",
+    "anchor_before_4_6",
+    "question_words_left",  # the nearest question word is on the left
+    "distance_1",
+    "distance_2_3",
+    "distance_4_plus",
+)
+_SPAN_BASE = (
+    "bias",
+    "question_word_fraction",
+    "internal_break",
+    "break_before",
+    "break_after",
+    "distance_log",
+    "adjacent_question_word",
+    "question_word_before",
+    "question_word_after",
+    "sentence_end",
+    "sentence_start",
+    "question_density",  # question words within 3 words of the span / 6
+    "lowercase_content",
+    "whole_new_run",  # a maximal run of words the question does not have, between its words
+    "has_head_noun",  # "how many (radio stations)" → "seven radio stations"
+    "ends_with_head_noun",
+    "head_noun_after",  # "the (ONdigital) consortium" for "what consortium"
+    "head_noun_before",  # "the kicker (McManus)" for "what kicker"
+    "single_letter",  # "O" of a formula, "A" of a list: rarely an answer alone
+    "matches_type",  # a date for "when", a number for "how many", a duration for "how long"
+    "has_question_word",
+    "cuts_capital_run",  # a capitalised word right outside a capitalised edge: half a name
+    "cuts_number",  # a number right outside a number at the edge: half a figure
+    "weighted_left_density",  # idf mass of question words in the 5 words before the span
+    "weighted_right_density",
+    "whole_name",  # exactly a run of capitalised words ("Imperial Academy of Medicine")
+    "part_of_name",  # inside such a run, not all of it
+)
+SPAN_FEATURES: tuple[str, ...] = (
+    _SPAN_BASE
+    + _SPAN_SHAPES
+    + _SPAN_PLACES
+    + tuple(f"{qtype.value}*{shape}" for qtype in QUESTION_TYPES for shape in _SPAN_SHAPES)
+    + tuple(f"{qtype.value}*{place}" for qtype in QUESTION_TYPES for place in _SPAN_PLACES)
+)
+_SHAPE_BASE = len(_SPAN_BASE)
+_PLACE_BASE = _SHAPE_BASE + len(_SPAN_SHAPES)
+_TYPED_SHAPE_BASE = _PLACE_BASE + len(_SPAN_PLACES)
+_TYPED_PLACE_BASE = _TYPED_SHAPE_BASE + len(QUESTION_TYPES) * len(_SPAN_SHAPES)
+# Lexical features, hashed: (what the question asks for) × (what the span looks like, or the
+# words around it).
+SPAN_HASH_TEMPLATES = (
+    "qtype_head_shape",
+    "qtype_word_before",
+    "qtype_word_after",
+    "qtype_head_word_after",
+    "qtype_two_words_before",
+)
+_BOUNDARY_HASH = zlib.crc32(b"<edge>")
+# Lower-case words that may sit inside a name: "Academy of Medicine", "Leonardo da Vinci".
+_NAME_CONNECTORS = frozenset("of the de da di von van der du la le del and for".split())
+_NEAR_WINDOW = 5
+
+
+@lru_cache(maxsize=4096)
+def _template_keys(qtype: str, head: str) -> np.ndarray:
+    keys = (f"0|{qtype}|{head}", f"1|{qtype}", f"2|{qtype}", f"3|{qtype}|{head}", f"4|{qtype}")
+    return np.array([zlib.crc32(k.encode("utf-8")) for k in keys], dtype=np.int64)
+
+
+@lru_cache(maxsize=100_000)
+def _suffix_class(word: str) -> int:
+    """1 + the index of the word's ending in ``_SUFFIX_CLASSES``, 0 for none."""
+    if len(word) > 4:
+        for number, (_, endings) in enumerate(_SUFFIX_CLASSES):
+            if word.endswith(endings):
+                return number + 1
+    return 0
+
+
+@dataclass(slots=True)
+class SpanTable:
+    """Candidate spans of one sentence: word offsets (inclusive) in the passage, features."""
+
+    start_word: np.ndarray
+    end_word: np.ndarray
+    features: np.ndarray
+    hashed: np.ndarray  # (spans, len(SPAN_HASH_TEMPLATES)) bucket indexes
+
+
+def _gap_to(positions: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple:
+    """Words from the span's end to the first position after it, and from the last position
+    before it to its start (99 when there is none)."""
+    if not len(positions):
+        return np.full(len(starts), 99), np.full(len(starts), 99)
+    right = np.searchsorted(positions, ends, side="right")
+    after = np.where(
+        right < len(positions), positions[np.minimum(right, len(positions) - 1)] - ends, 99
+    )
+    left = np.searchsorted(positions, starts) - 1
+    before = np.where(left >= 0, starts - positions[np.maximum(left, 0)], 99)
+    return after, before
+
+
+def _buckets(gap: np.ndarray) -> np.ndarray:
+    """Gap 1, 2–3, 4–6 as three indicator columns."""
+    return np.stack((gap == 1, (gap >= 2) & (gap <= 3), (gap >= 4) & (gap <= 6)), axis=1)
+
+
+def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable:
+    """Candidates of sentence row ``row``. Features that are the same for every span of the
+    sentence (its score, its rank) are left out: the span model compares spans of one
+    sentence."""
+    passage = int(reading.sentence_passage[row])
+    words = reading.words[passage]
+    offset = int(reading.word_offset[passage])
+    is_question = reading.is_question[offset : offset + len(words)]
+    term_ids = reading.term_ids[offset : offset + len(words)]
+    first, last = words.sentence_words[int(reading.sentence_local[row])]
+    starts, ends = candidate_spans(first, last, words.is_stop, is_question, MAX_SPAN_WORDS)
+    n = len(starts)
+    features = np.zeros((n, len(SPAN_FEATURES)))
+    if n == 0:
+        return SpanTable(starts, ends, features, np.zeros((0, len(SPAN_HASH_TEMPLATES)), np.int64))
+    length = ends - starts + 1
+    not_first = starts > first
+    not_last = ends < last - 1
+    before_word = np.maximum(starts - 1, 0)
+    after_word = np.minimum(ends + 1, len(words) - 1)
+
+    content = ~words.is_stop
+    question_content = is_question & content
+    breaks = words.break_after
+    is_capital, is_number = words.is_capital, words.is_number
+    # Words of each kind inside each span, from one cumulative sum over the sentence.
+    (
+        n_content,
+        n_question_content,
+        n_breaks,
+        n_question,
+        n_lowercase_content,
+        numbers,
+        capital_content,
+        years,
+        months,
+        time_units,
+        capitals,
+    ) = _counts_in_spans(
+        (
+            content,
+            question_content,
+            breaks,
+            is_question,
+            content & ~is_capital & ~is_number,
+            is_number,
+            is_capital & content,
+            words.is_year,
+            words.is_month,
+            words.is_time_unit,
+            is_capital,
+        ),
+        first,
+        last,
+        starts,
+        ends,
+    )
+    n_content = np.maximum(n_content, 1)
+    internal_break = n_breaks - breaks[ends]
+    before_break = np.where(not_first, breaks[before_word], True)
+    after_break = np.where(not_last, breaks[ends], True)
+    # Distance from the span to the nearest question word outside it, on either side.
+    positions = np.flatnonzero(question_content[first:last]) + first
+    right_distance, left_distance = _gap_to(positions, starts, ends)
+    distance = np.minimum(left_distance, right_distance)
+    window = np.concatenate(([0], np.cumsum(question_content)))
+    low = np.maximum(starts - 3, first)
+    high = np.minimum(ends + 4, last)
+    near = (window[starts] - window[low]) + (window[high] - window[ends + 1])
+    word_before = np.where(not_first, is_question[before_word], False)
+    word_after = np.where(not_last, is_question[after_word], False)
+
+    features[:, 0] = 1.0
+    features[:, 1] = n_question_content / n_content
+    features[:, 2] = internal_break > 0
+    features[:, 3] = before_break
+    features[:, 4] = after_break
+    features[:, 5] = np.log1p(np.minimum(distance, 30))
+    features[:, 6] = distance == 1
+    features[:, 7] = word_before
+    features[:, 8] = word_after
+    features[:, 9] = ends == last - 1
+    features[:, 10] = starts == first
+    features[:, 11] = near / 6
+    features[:, 12] = n_lowercase_content > 0
+    # Bounded on each side by a question word, punctuation or the sentence's edge.
+    edge_before = before_break | np.where(not_first, is_question[before_word], True)
+    edge_after = after_break | np.where(not_last, is_question[after_word], True)
+    features[:, 13] = (n_question == 0) & edge_before & edge_after
+    head = question.analysis.head_noun
+    if head:
+        is_head = np.zeros(len(words), dtype=bool)
+        is_head[first:last] = [t == head for t in words.terms[first:last]]
+        features[:, 14] = _counts_in_spans((is_head,), first, last, starts, ends)[0] > 0
+        features[:, 15] = is_head[ends]
+        features[:, 16] = not_last & is_head[after_word]
+        features[:, 17] = (not_first & is_head[before_word]) | (
+            (starts > first + 1) & is_head[np.maximum(starts - 2, 0)]
+        )
+    features[:, 18] = (length == 1) & words.is_single_letter[starts]
+    features[:, 20] = n_question > 0
+    name_word = words.is_capital & content
+    features[:, 21] = (not_first & name_word[before_word] & words.is_capital[starts]) | (
+        not_last & name_word[after_word] & words.is_capital[ends]
+    )
+    number = words.is_number
+    features[:, 22] = (not_first & number[before_word] & number[starts]) | (
+        not_last & number[after_word] & number[ends]
+    )
+    # Idf mass of the question words just outside the span, on each side.
+    word_weight = np.zeros(len(words) + 1)
+    matched = np.flatnonzero(term_ids[first:last] >= 0) + first
+    word_weight[matched + 1] = question.weights[term_ids[matched]] / question.mass
+    mass = np.cumsum(word_weight)
+    features[:, 23] = mass[starts] - mass[np.maximum(starts - _NEAR_WINDOW, first)]
+    features[:, 24] = mass[np.minimum(ends + 1 + _NEAR_WINDOW, last)] - mass[ends + 1]
+
+    run_start, run_end = _name_runs(words, first, last)
+    whole = (run_start[starts] == starts) & (run_end[ends] == ends) & (run_end[starts] == ends)
+    features[:, 25] = whole
+    features[:, 26] = (run_end[starts] >= ends) & (run_start[starts] >= 0) & ~whole
+
+    shapes = np.zeros((n, len(_SPAN_SHAPES)))
+    shapes[np.arange(n), np.minimum(length, 5) - 1] = 1.0
+    shapes[:, 5] = capital_content == n_content
+    shapes[:, 6] = is_capital[starts] & not_first
+    shapes[:, 7] = numbers > 0
+    shapes[:, 8] = numbers == length
+    shapes[:, 9] = is_number[starts]
+    shapes[:, 10] = years > 0
+    shapes[:, 11] = months > 0
+    shapes[:, 12] = time_units > 0
+    shapes[:, 13] = is_number[starts] & (length > 1) & ~is_number[ends]
+    shapes[:, 14] = before_break & after_break
+    shapes[:, 15] = (before_break | words.is_stop[before_word] | ~not_first) & (
+        after_break | words.is_stop[after_word] | ~not_last
+    )
+    shapes[:, 16] = (capitals == 0) & (numbers == 0)
+    suffix = np.zeros(len(words), dtype=np.int64)
+    suffix[first:last] = [_suffix_class(word) for word in words.lower[first:last]]
+    end_suffix = suffix[ends]
+    has_suffix = end_suffix > 0
+    shapes[np.flatnonzero(has_suffix), 16 + end_suffix[has_suffix]] = 1.0
+    qtype = question.analysis.qtype
+    features[:, 19] = _matches_type(qtype, shapes)
+    places = np.zeros((n, len(_SPAN_PLACES)))
+    anchors = (question.anchor_after, question.anchor_before)
+    for column, anchor in zip((0, 3), anchors, strict=True):
+        if anchor >= 0:
+            anchor_positions = np.flatnonzero(term_ids[first:last] == anchor) + first
+            gap_after, gap_before = _gap_to(anchor_positions, starts, ends)
+            places[:, column : column + 3] = _buckets(gap_after if column == 0 else gap_before)
+    places[:, 6] = left_distance < right_distance
+    places[:, 7] = distance == 1
+    places[:, 8] = (distance >= 2) & (distance <= 3)
+    places[:, 9] = (distance >= 4) & (distance < 99)
+    type_number = _TYPE_INDEX[qtype]
+    features[:, _SHAPE_BASE:_PLACE_BASE] = shapes
+    features[:, _PLACE_BASE:_TYPED_SHAPE_BASE] = places
+    typed_shapes = _TYPED_SHAPE_BASE + len(_SPAN_SHAPES) * type_number
+    features[:, typed_shapes : typed_shapes + len(_SPAN_SHAPES)] = shapes
+    typed_places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * type_number
+    features[:, typed_places : typed_places + len(_SPAN_PLACES)] = places
+    hashed = _span_hashes(words, starts, ends, first, last, question.analysis, shapes)
+    return SpanTable(starts, ends, features, hashed)
+
+
+def _name_runs(words: PassageWords, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per word of the sentence, the first and last word of the run of capitalised words it
+    belongs to (connectors such as "of" may join two capitalised words); -1 outside runs."""
+    run_start = np.full(len(words), -1, dtype=np.int64)
+    run_end = np.full(len(words), -1, dtype=np.int64)
+    is_name = words.is_capital & ~words.is_stop
+    lower = words.lower
+    position = first
+    while position < last:
+        if not is_name[position]:
+            position += 1
+            continue
+        end = position
+        probe = position + 1
+        while probe < last and not words.break_after[probe - 1]:
+            if is_name[probe]:
+                end = probe
+            elif lower[probe] not in _NAME_CONNECTORS:
+                break
+            probe += 1
+        run_start[position : end + 1] = position
+        run_end[position : end + 1] = end
+        position = end + 1
+    return run_start, run_end
+
+
+def _counts_in_spans(
+    masks: tuple[np.ndarray, ...], first: int, last: int, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """Per mask, how many words of each span [start, end] it holds."""
+    cumulative = np.zeros((len(masks), last - first + 1), dtype=np.int64)
+    np.cumsum(np.stack([mask[first:last] for mask in masks]), axis=1, out=cumulative[:, 1:])
+    return cumulative[:, ends + 1 - first] - cumulative[:, starts - first]
+
+
+def _matches_type(qtype: QuestionType, shapes: np.ndarray) -> np.ndarray:
+    if qtype is QuestionType.DATE:
+        return (shapes[:, 10] > 0) | (shapes[:, 11] > 0)
+    if qtype is QuestionType.NUMBER:
+        return shapes[:, 7] > 0
+    if qtype is QuestionType.DURATION:
+        return (shapes[:, 7] > 0) & (shapes[:, 12] > 0)
+    if qtype in (QuestionType.PERSON, QuestionType.PLACE):
+        return shapes[:, 5] > 0
+    return np.zeros(len(shapes), dtype=bool)
+
+
+def _span_hashes(
+    words: PassageWords,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    first: int,
+    last: int,
+    analysis: QuestionAnalysis,
+    shapes: np.ndarray,
+) -> np.ndarray:
+    """Bucket of each (template key, span word) pair: a multiplicative mix of two crc32s, the
+    same in every run (Python's own str hash is salted per process)."""
+    keys = _template_keys(analysis.qtype.value, analysis.head_noun)
+    hashes = words.word_hashes
+    shape_class = np.zeros(len(starts), dtype=np.int64)
+    shape_class[shapes[:, 5] > 0] = 1
+    shape_class[shapes[:, 7] > 0] = 2
+    shape_class[shapes[:, 10] > 0] = 3
+    shape_class[shapes[:, 11] > 0] = 4
+    before = np.where(starts > first, hashes[np.maximum(starts - 1, 0)], _BOUNDARY_HASH)
+    two_before = np.where(starts > first + 1, hashes[np.maximum(starts - 2, 0)], _BOUNDARY_HASH)
+    after = np.where(ends + 1 < last, hashes[np.minimum(ends + 1, len(hashes) - 1)], _BOUNDARY_HASH)
+    values = np.stack((shape_class + 1, before, after, after, before * 31 + two_before), axis=1)
+    mixed = (keys[None, :] * 1_000_003 + values * 7_919) & 0x7FFFFFFFFFFF
+    return (mixed ^ (mixed >> 17)) % HASH_BUCKETS

@@ -1,0 +1,147 @@
+"""Span and sentence features: wh-anchors, name runs, chunk boundaries, question word order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.answer_features import (
+    SENTENCE_FEATURES,
+    QuestionTerms,
+    Reading,
+    question_terms,
+    read_passages,
+    sentence_table,
+)
+from retrieval.answerer import Answerer
+from retrieval.bm25 import BM25Index
+from retrieval.chunks import chunk_article
+from retrieval.documents import Article, Passage
+from retrieval.question_types import analyze_question
+from retrieval.span_features import SPAN_FEATURES, SpanTable, span_table
+from retrieval.spans import span_offsets
+from retrieval.tokenizer import tokenize
+
+PARAGRAPHS = (
+    "Kublai Khan started the Yuan dynasty in 1271. He created the Imperial Academy of Medicine "
+    "to train new doctors.",
+    "The satellite broadcaster Sky UK Limited was formerly known as British Sky Broadcasting.",
+    "Harvest festivals were held in the valley every autumn, and farmers sold the apples. "
+    "Traders from the coast arrived quickly.",
+)
+
+
+def _read(question: str) -> tuple[QuestionTerms, Reading, BM25Index]:
+    article = Article("dynasty.txt", "History notes", None, None, PARAGRAPHS)
+    chunks = chunk_article(article)
+    index = BM25Index.from_documents([tokenize(c.text) for c in chunks])
+    doc_indexes, scores = index.top_k(tokenize(question), 10)
+    passages = [
+        Passage(chunk_id=int(i), chunk=chunks[int(i)], score=float(s), rank=rank)
+        for rank, (i, s) in enumerate(zip(doc_indexes, scores, strict=True))
+    ]
+    terms = question_terms(analyze_question(question), index.idf)
+    return terms, read_passages(passages, terms), index
+
+
+def _spans_of_sentence(question: str, holding: str) -> tuple[SpanTable, Reading, int]:
+    """The span table of the sentence that contains ``holding``."""
+    terms, reading, _ = _read(question)
+    for row in range(len(reading.sentence_passage)):
+        passage = reading.passages[int(reading.sentence_passage[row])]
+        start, end = passage.chunk.sentences[int(reading.sentence_local[row])]
+        if holding in passage.chunk.text[start:end]:
+            return span_table(reading, row, terms), reading, row
+    raise AssertionError(f"no sentence holds {holding!r}")
+
+
+def _feature_of(spans: SpanTable, reading: Reading, row: int, text: str, name: str) -> float:
+    words = reading.words[int(reading.sentence_passage[row])]
+    for number, (start, end) in enumerate(zip(spans.start_word, spans.end_word, strict=True)):
+        if words.text[slice(*span_offsets(words, int(start), int(end)))] == text:
+            return float(spans.features[number, SPAN_FEATURES.index(name)])
+    raise AssertionError(f"{text!r} is not a candidate")
+
+
+@pytest.mark.parametrize(
+    ("question", "before", "after"),
+    [
+        ("Sky UK Limited is formerly known by what name?", "known", None),
+        ("Who started the Yuan dynasty?", None, "start"),
+        ("What type of climate does Jacksonville have?", None, "jacksonvill"),
+        ("How many teams had a perfect record?", None, "perfect"),
+        ("Tell me about the dynasty", None, None),
+    ],
+)
+def test_wh_anchors_are_the_question_words_around_the_wh_phrase(
+    question: str, before: str | None, after: str | None
+) -> None:
+    terms = question_terms(analyze_question(question), lambda _term: 1.0)
+    expected_before = terms.terms.index(before) if before else -1
+    expected_after = terms.terms.index(after) if after else -1
+    assert (terms.anchor_before, terms.anchor_after) == (expected_before, expected_after)
+
+
+def test_a_span_right_before_the_questions_verb_is_marked() -> None:
+    spans, reading, row = _spans_of_sentence("Who started the Yuan dynasty?", "Kublai")
+    assert _feature_of(spans, reading, row, "Kublai Khan", "anchor_after_1") == 1.0
+    assert _feature_of(spans, reading, row, "Kublai Khan", "person*anchor_after_1") == 1.0
+    assert _feature_of(spans, reading, row, "1271", "anchor_after_1") == 0.0
+
+
+def test_a_span_after_the_word_before_the_wh_phrase_is_marked() -> None:
+    question = "Sky UK Limited is formerly known by what name?"
+    spans, reading, row = _spans_of_sentence(question, "formerly")
+    assert _feature_of(spans, reading, row, "British Sky Broadcasting", "anchor_before_2_3") == 1.0
+    assert _feature_of(spans, reading, row, "British Sky Broadcasting", "anchor_before_1") == 0.0
+
+
+def test_whole_names_and_halves_of_names() -> None:
+    question = "What department did Kublai create to train doctors?"
+    spans, reading, row = _spans_of_sentence(question, "Imperial")
+    name = "Imperial Academy of Medicine"
+    assert _feature_of(spans, reading, row, name, "whole_name") == 1.0
+    assert _feature_of(spans, reading, row, name, "part_of_name") == 0.0
+    assert _feature_of(spans, reading, row, "Imperial Academy", "part_of_name") == 1.0
+    assert _feature_of(spans, reading, row, "Academy of Medicine", "cuts_capital_run") == 1.0
+    assert _feature_of(spans, reading, row, name, "cuts_capital_run") == 0.0
+
+
+def test_chunk_and_word_ending_shapes() -> None:
+    question = "What did farmers sell in the valley?"
+    spans, reading, row = _spans_of_sentence(question, "apples")
+    assert _feature_of(spans, reading, row, "apples", "chunk") == 1.0
+    assert _feature_of(spans, reading, row, "apples", "all_lowercase") == 1.0
+    assert _feature_of(spans, reading, row, "Harvest festivals were held", "chunk") == 1.0
+    assert _feature_of(spans, reading, row, "festivals were held", "chunk") == 0.0
+    spans, reading, row = _spans_of_sentence(question, "Traders")
+    assert _feature_of(spans, reading, row, "coast arrived quickly", "ends_ly") == 1.0
+    assert _feature_of(spans, reading, row, "coast arrived", "ends_ly") == 0.0
+
+
+def test_sentence_word_order_and_anchor_features() -> None:
+    terms, reading, _ = _read("Who started the Yuan dynasty?")
+    table = sentence_table(reading, terms)
+    texts = []
+    for row in range(len(reading.sentence_passage)):
+        chunk = reading.passages[int(reading.sentence_passage[row])].chunk
+        start, end = chunk.sentences[int(reading.sentence_local[row])]
+        texts.append(chunk.text[start:end])
+    row = next(i for i, text in enumerate(texts) if text.startswith("Kublai"))
+    features = dict(zip(SENTENCE_FEATURES, table.features[row], strict=True))
+    # "started the Yuan dynasty": all three question terms in a row, in the question's order.
+    assert features["longest_run"] == pytest.approx(1.0)
+    assert features["in_order"] == pytest.approx(1.0)
+    assert features["anchor_after_present"] == 1.0
+    assert features["anchor_before_present"] == 0.0
+    other = next(i for i, text in enumerate(texts) if text.startswith("He created"))
+    assert table.features[other, SENTENCE_FEATURES.index("longest_run")] == 0.0
+
+
+def test_the_shipped_model_answers_with_the_new_span_features() -> None:
+    _terms, reading, index = _read("Who started the Yuan dynasty?")
+    result = Answerer().answer("Who started the Yuan dynasty?", reading.passages, index.idf)
+    best = result.answers[0]
+    assert best.answer == "Kublai Khan"
+    assert best.sentence[best.answer_start : best.answer_end] == best.answer
+    assert np.isfinite(best.confidence)
