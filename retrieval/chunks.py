@@ -19,31 +19,42 @@ MAX_CHARS = 1500
 PARAGRAPH_SEPARATOR = "\n\n"
 
 
+# A chunk without its article's fields: paragraph, text, start, end, sentences (as in Chunk).
+ChunkSpan = tuple[int, str, int, int, tuple[tuple[int, int], ...]]
+
+
 def chunk_article(
     article: Article, min_chars: int = MIN_CHARS, max_chars: int = MAX_CHARS
 ) -> list[Chunk]:
     """Chunks of ``article`` in reading order; their texts cover every paragraph exactly once."""
-    offsets = _paragraph_offsets(article.paragraphs)
-    groups = _merge_short(article.paragraphs, min_chars)
-    chunks: list[Chunk] = []
-    for first, last in groups:
+    return [
+        Chunk(article.doc_id, article.title, article.url, paragraph, text, start, end, sentences)
+        for paragraph, text, start, end, sentences in chunk_spans(
+            article.paragraphs, min_chars, max_chars
+        )
+    ]
+
+
+def chunk_spans(
+    paragraphs: tuple[str, ...], min_chars: int = MIN_CHARS, max_chars: int = MAX_CHARS
+) -> list[ChunkSpan]:
+    """What ``chunk_article`` makes of these paragraphs, as plain tuples: the indexer's form."""
+    offsets = _paragraph_offsets(paragraphs)
+    spans: list[ChunkSpan] = []
+    for first, last in _merge_short(paragraphs, min_chars):
         start = offsets[first]
-        end = offsets[last] + len(article.paragraphs[last])
-        text = PARAGRAPH_SEPARATOR.join(article.paragraphs[first : last + 1])
+        text = PARAGRAPH_SEPARATOR.join(paragraphs[first : last + 1])
         for part_start, part_end, sentences in _split_long(text, max_chars):
-            chunks.append(
-                Chunk(
-                    doc_id=article.doc_id,
-                    title=article.title,
-                    url=article.url,
-                    paragraph=first + 1,
-                    text=text[part_start:part_end],
-                    start=start + part_start,
-                    end=start + part_end if part_end < len(text) else end,
-                    sentences=sentences,
+            spans.append(
+                (
+                    first + 1,
+                    text[part_start:part_end],
+                    start + part_start,
+                    start + part_end,
+                    sentences,
                 )
             )
-    return chunks
+    return spans
 
 
 def article_body(article: Article) -> str:
@@ -62,12 +73,12 @@ def _paragraph_offsets(paragraphs: tuple[str, ...]) -> list[int]:
 def _merge_short(paragraphs: tuple[str, ...], min_chars: int) -> list[tuple[int, int]]:
     """Groups (first, last) of paragraph indexes; a short paragraph joins the next one."""
     groups: list[tuple[int, int]] = []
-    first = 0
-    for index in range(len(paragraphs)):
-        size = sum(len(p) for p in paragraphs[first : index + 1])
+    first = size = 0
+    for index, paragraph in enumerate(paragraphs):
+        size += len(paragraph)  # of paragraphs[first : index + 1]
         if size >= min_chars or index == len(paragraphs) - 1:
             groups.append((first, index))
-            first = index + 1
+            first, size = index + 1, 0
     if len(groups) > 1:
         last_first, last_last = groups[-1]
         tail = sum(len(p) for p in paragraphs[last_first : last_last + 1])

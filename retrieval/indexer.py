@@ -3,25 +3,25 @@
 A file whose content hash is unchanged is neither parsed nor tokenized again; a changed file is
 replaced whole; a file that is gone is removed. All of it is written in one transaction, so a
 reader (or a crash) never sees half an update.
+
+A big change (a first index) runs on every core (retrieval.index_pipeline): worker processes
+parse, chunk and tokenize (retrieval.prepare) while this process reads and hashes the files
+ahead of them and writes what they send back to the store, in corpus order. The writing is
+then the only serial part, so it is kept to numpy and one ``executemany`` per batch.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
 
-from retrieval.chunks import article_body, chunk_article
 from retrieval.corpus import (
     CorpusFile,
     SkippedFile,
@@ -30,9 +30,9 @@ from retrieval.corpus import (
     parse_file,
     read_file_bytes,
 )
-from retrieval.documents import Article
-from retrieval.store import Store, StoredFile, sentence_blob
-from retrieval.tokenizer import tokenize
+from retrieval.index_pipeline import ChangedFile, IndexFile, Limits, PendingFile, Pipeline
+from retrieval.prepare import PreparedBatch
+from retrieval.store import ChunkBlobRow, Store, StoredFile
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -70,170 +70,201 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-# Articles are chunked and tokenized in batches of about this many, in worker processes when a
-# refresh has enough new text to repay starting them (a cold index of a big archive).
+# Work goes out in batches of at most this many articles (or files) and about this much text:
+# small enough to keep every worker busy and to stop soon after a cancel, big enough that the
+# per-batch costs (a process round trip, an executemany) stay small.
 BATCH_ARTICLES = 256
+BATCH_BYTES = 256 * 1024
+# Worker processes repay their start-up only on a big change, such as a first index.
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
-IN_FLIGHT_BATCHES = 8
+IN_FLIGHT_BATCHES = 8  # batches handed out ahead of the writer: bounded memory on any archive
+# Big new files (bigger than a batch) are read and handed out for parsing first, up to this
+# much in all: parsing one takes a worker for seconds, best spent beside the small files'
+# batches than after them with the other workers idle.
+PARSE_AHEAD_BYTES = 64 * 1024 * 1024
+PROGRESS_SECONDS = 0.25  # the longest wait for a worker between two progress calls
 
 
-# A chunk as a worker process sends it back: plain values are far cheaper to pickle than
-# dataclasses, and the text is cut from the article the parent already holds.
-PreparedChunk = tuple[int, int, int, bytes, str]  # paragraph, start, end, sentences, terms
+class _Ticker:
+    """Progress reports and cancel checks, counting files done."""
 
+    def __init__(self, progress: Progress | None, cancel: threading.Event | None, total: int):
+        self.progress = progress
+        self.cancel = cancel
+        self.total = total
+        self.done = 0
 
-def prepare_article(article: Article) -> list[PreparedChunk]:
-    """An article's chunks with the terms they are indexed under (space-separated): the
-    article's title, then the chunk's own text. The title goes into every chunk because
-    questions name the subject ("the Super Bowl", "the Kremlin") that a paragraph deep inside
-    the article no longer repeats."""
-    title = " ".join(tokenize(article.title))
-    return [
-        (
-            chunk.paragraph,
-            chunk.start,
-            chunk.end,
-            sentence_blob(chunk.sentences),
-            f"{title} {' '.join(tokenize(chunk.text))}",
-        )
-        for chunk in chunk_article(article)
-    ]
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise IndexingCancelled("indexing cancelled")
 
-
-def prepare_batch(articles: list[Article]) -> list[list[PreparedChunk]]:
-    """The CPU-heavy part of indexing, free of shared state so it can run in another process."""
-    return [prepare_article(article) for article in articles]
+    def __call__(self, files_done: int = 0) -> None:
+        self.check_cancel()
+        self.done += files_done
+        if self.progress:
+            self.progress("indexing", self.done, self.total)
 
 
 class TermIds:
-    """Term → stable vocabulary id, remembering the terms it had to add."""
+    """Term → stable vocabulary id; ``take_added`` hands over the terms it had to add."""
 
     def __init__(self, load_known: Callable[[], dict[str, int]]) -> None:
         self._load_known = load_known  # called on first use: a refresh with no change skips it
         self._known: dict[str, int] | None = None
-        self.added: list[tuple[int, str]] = []
+        self._added: list[tuple[int, str]] = []
 
-    def encode(self, texts: list[str]) -> list[np.ndarray]:
-        """Term ids of each space-separated string, in one pass over all of them."""
-        words: list[str] = []
-        ends: list[int] = []
-        for text in texts:
-            words.extend(text.split())
-            ends.append(len(words))
+    def lookup(self, terms: list[str]) -> np.ndarray:
+        """The ids of ``terms``, -1 for a term not in the vocabulary yet."""
         if self._known is None:
             self._known = self._load_known()
-        known = self._known
-        # New terms in order of first appearance, so ids do not depend on set ordering.
-        for term in [w for w in dict.fromkeys(words) if w not in known]:
-            known[term] = len(known)
-            self.added.append((known[term], term))
-        ids = np.array(list(map(known.__getitem__, words)), dtype=np.int32)
-        return np.split(ids, ends[:-1])
+        get = self._known.get
+        return np.array([get(term, -1) for term in terms], dtype=np.int64)
 
+    def add(self, term: str) -> int:
+        assert self._known is not None, "lookup() first"
+        term_id = self._known[term] = len(self._known)
+        self._added.append((term_id, term))
+        return term_id
 
-@dataclass
-class PendingFile:
-    stored: StoredFile
-    replace: bool
-    articles: list[Article]
+    def take_added(self) -> list[tuple[int, str]]:
+        """(id, term) of the terms added since the last call."""
+        added, self._added = self._added, []
+        return added
 
 
 class _Writer:
     """Writes prepared batches to the store in corpus order; the first batch of a file replaces
-    what the store had for it."""
+    what the store had for it. Books parsed files in the summary."""
 
-    def __init__(self, store: Store, term_ids: TermIds) -> None:
+    def __init__(self, store: Store, summary: IndexSummary) -> None:
         self.store = store
-        self.term_ids = term_ids
+        self.summary = summary
+        self.term_ids = TermIds(store.vocabulary)
         self.chunks_written = 0
         self._doc_ids: set[str] = set()
+        self._batch: PreparedBatch | None = None  # the batch the arrays below are of
+        self._store_ids = np.empty(0, dtype=np.int64)  # batch term index → store term id
+        self._token_ids = np.empty(0, dtype=np.int32)
+        self._token_ends: list[int] = []  # per chunk of the batch: where its terms end
+        self._first_chunks: list[int] = []  # batch article index → index of its first chunk
 
-    def write(self, pending: PendingFile, first: bool, articles, prepared) -> None:
+    def accept(self, file: IndexFile, warnings: list[str], articles: int) -> bool:
+        """Book a parsed file in the summary; whether it has articles to write."""
+        if isinstance(file, PendingFile):
+            return True
+        rel_path = file.stored.rel_path
+        if not articles:
+            reason = "; ".join(warnings) or "no articles"
+            self.summary.skipped.append(SkippedFile(rel_path, reason))
+            if file.previous is not None:
+                self.store.remove_file(rel_path)
+                self.summary.removed += 1
+            return False
+        self.summary.notes.extend(f"{rel_path}: {warning}" for warning in warnings)
+        if file.previous is None:
+            self.summary.added += 1
+        else:
+            self.summary.updated += 1
+        return True
+
+    def write(self, file: IndexFile, first: bool, batch: PreparedBatch, articles: range) -> None:
+        """Store ``batch.articles[articles]`` as articles of ``file``."""
         if first:
-            if pending.replace:
-                self.store.remove_file(pending.stored.rel_path)
-            self.store.add_file(pending.stored)
+            if file.replace:
+                self.store.remove_file(file.stored.rel_path)
+            self.store.add_file(file.stored)
             self._doc_ids = set()
+        self._use(batch)
+        # The reader keeps ids unique within a file; this guards the store's unique index.
         kept = []
-        for article, chunks in zip(articles, prepared, strict=True):
-            # The reader keeps ids unique within a file; this guards the store's unique index.
-            if article.doc_id not in self._doc_ids:
-                self._doc_ids.add(article.doc_id)
-                kept.append((article, chunks))
-        term_ids = iter(self.term_ids.encode([c[4] for _, chunks in kept for c in chunks]))
-        rows = []
-        for article, chunks in kept:
-            body = article_body(article)
-            rows.append(
-                [
-                    (paragraph, body[start:end], start, end, sentences, next(term_ids))
-                    for paragraph, start, end, sentences, _ in chunks
-                ]
-            )
-        self.store.add_articles(pending.stored.rel_path, [a for a, _ in kept], rows)
-        self.chunks_written += sum(len(chunks) for _, chunks in kept)
+        for index in articles:
+            doc_id = batch.articles[index][0][0]
+            if doc_id not in self._doc_ids:
+                self._doc_ids.add(doc_id)
+                kept.append(index)
+        token_ranges = [self._token_range(index) for index in kept]
+        blob = self._store_term_blob(token_ranges)
+        rows: list[list[ChunkBlobRow]] = []
+        offset = 0  # where the article's terms start in blob, in tokens
+        for index, (token_start, token_end) in zip(kept, token_ranges, strict=True):
+            shift = token_start - offset  # batch token position → blob token position
+            chunks = batch.articles[index][1]
+            first_chunk = self._first_chunks[index]
+            chunk_ends = self._token_ends[first_chunk : first_chunk + len(chunks)]
+            chunk_start = token_start
+            article_rows: list[ChunkBlobRow] = []
+            for (paragraph, text, start, end, sentences), chunk_end in zip(
+                chunks, chunk_ends, strict=True
+            ):
+                terms = blob[4 * (chunk_start - shift) : 4 * (chunk_end - shift)]
+                article_rows.append((paragraph, text, start, end, sentences, terms))
+                chunk_start = chunk_end
+            rows.append(article_rows)
+            offset += token_end - token_start
+        self.store.add_article_rows(
+            file.stored.rel_path, [batch.articles[index][0] for index in kept], rows
+        )
+        # Stored as they come rather than all at the end, where nothing else would overlap.
+        self.store.add_terms(self.term_ids.take_added())
+        self.chunks_written += sum(map(len, rows))
+
+    def _use(self, batch: PreparedBatch) -> None:
+        if batch is self._batch:
+            return
+        self._batch = batch
+        self._store_ids = self.term_ids.lookup(batch.terms)
+        self._token_ids = np.frombuffer(batch.token_ids, dtype=np.int32)
+        self._token_ends = np.frombuffer(batch.token_ends, dtype=np.int32).tolist()
+        self._first_chunks = [0, *accumulate(len(chunks) for _, chunks in batch.articles)]
+
+    def _token_range(self, index: int) -> tuple[int, int]:
+        first, end = self._first_chunks[index], self._first_chunks[index + 1]
+        start = self._token_ends[first - 1] if first else 0
+        return start, self._token_ends[end - 1] if end > first else start
+
+    def _store_term_blob(self, token_ranges: list[tuple[int, int]]) -> bytearray:
+        """The store's term ids of these token ranges of the batch, as int32 bytes (a bytearray:
+        see store.ChunkBlobRow). Terms new to the store get ids in order of first appearance,
+        so ids do not depend on batching."""
+        if len(token_ranges) == 1 or not token_ranges:
+            start, end = token_ranges[0] if token_ranges else (0, 0)
+            local = self._token_ids[start:end]
+        else:
+            local = np.concatenate([self._token_ids[start:end] for start, end in token_ranges])
+        store_ids = self._store_ids[local]
+        is_new = store_ids < 0
+        if is_new.any():
+            new_local, first_seen = np.unique(local[is_new], return_index=True)
+            for term_index in new_local[np.argsort(first_seen, kind="stable")].tolist():
+                self._store_ids[term_index] = self.term_ids.add(self._batch.terms[term_index])
+            store_ids = self._store_ids[local]
+        return bytearray(store_ids.astype(np.int32))
 
 
 def write_articles(
     store: Store,
-    files: Iterable[PendingFile],
+    files: Iterable[IndexFile],
     parallel: bool = False,
     cancel: threading.Event | None = None,
+    *,
+    summary: IndexSummary | None = None,
+    ticker: _Ticker | None = None,
+    parse_first: Iterable[ChangedFile] = (),
 ) -> int:
-    """Chunk, tokenize and store the articles of ``files``; returns the chunks written.
+    """Parse (a ChangedFile), chunk, tokenize and store the articles of ``files``; returns the
+    chunks written. ChangedFiles are booked in ``summary``.
 
-    ``files`` may be a lazy iterator: with ``parallel``, reading and parsing the next files
-    overlaps with the workers chunking and tokenizing the previous ones. Raises
-    IndexingCancelled between two batches once ``cancel`` is set.
+    ``files`` may be a lazy iterator: with ``parallel``, reading the next files overlaps with
+    the workers preparing the previous ones and with writing what they sent back; the files
+    of ``parse_first`` (which must come in ``files`` too) are handed out for parsing before
+    anything else. Raises IndexingCancelled between two batches once ``cancel`` is set.
     """
-    term_ids = TermIds(store.vocabulary)
-    writer = _Writer(store, term_ids)
-    batches = (
-        (pending, start == 0, pending.articles[start : start + BATCH_ARTICLES])
-        for pending in files
-        for start in range(0, max(len(pending.articles), 1), BATCH_ARTICLES)
-    )
-    if parallel:
-        prepared = _prepared_in_parallel(batches)
-    else:
-        prepared = ((batch, prepare_batch(batch[2])) for batch in batches)
-    # closing: a cancelled run stops the worker processes now, not when garbage is collected.
-    with closing(prepared):
-        for batch, chunks in prepared:
-            _check_cancel(cancel)
-            writer.write(*batch, chunks)
-    store.add_terms(term_ids.added)
+    writer = _Writer(store, summary or IndexSummary())
+    limits = Limits(BATCH_ARTICLES, BATCH_BYTES, IN_FLIGHT_BATCHES, PROGRESS_SECONDS)
+    # parse_file as this module has it: tests replace it to make a parse fail.
+    pipeline = Pipeline(writer, ticker or _Ticker(None, cancel, 0), limits, parse_file, parallel)
+    pipeline.run(files, parse_first)
     return writer.chunks_written
-
-
-def _prepared_in_parallel(batches: Iterator[tuple]) -> Iterator[tuple[tuple, list]]:
-    """(batch, ``prepare_batch`` of it) for each batch, in order, computed by worker processes."""
-    # forkserver: workers fork from a clean process, safe even when the caller has threads (the
-    # bot reloads from a worker thread); a bounded window keeps memory flat on huge archives.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["retrieval.indexer"])
-    workers = max(1, min(os.cpu_count() or 1, 4))
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    finished = False
-    try:
-        window: deque = deque()
-        for batch in batches:
-            window.append((batch, pool.submit(prepare_batch, batch[2])))
-            if len(window) >= IN_FLIGHT_BATCHES:
-                batch, future = window.popleft()
-                yield batch, future.result()
-        while window:
-            batch, future = window.popleft()
-            yield batch, future.result()
-        finished = True
-    finally:
-        # After an error or a cancel, batches still queued are dropped rather than waited for.
-        pool.shutdown(wait=finished, cancel_futures=not finished)
-
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise IndexingCancelled("indexing cancelled")
 
 
 def refresh(
@@ -245,30 +276,38 @@ def refresh(
     """Update ``store`` from the files under ``corpus_root``. Raises CorpusNotFound when the
     folder is missing; every problem with a single file is a ``skipped`` entry instead.
 
-    Setting ``cancel`` (from another thread) stops the update within a file or a batch of
-    articles: IndexingCancelled is raised and nothing of this update is kept."""
+    ``progress("indexing", files done, files)`` is called after each file and at least every
+    ``PROGRESS_SECONDS`` while waiting for workers; an exception it raises ends the update
+    with nothing of it kept. Setting ``cancel`` (from another thread) stops the update within
+    a file or a batch of articles: IndexingCancelled is raised and nothing of it is kept."""
     started = time.perf_counter()
     summary = IndexSummary()
     files, skipped = list_corpus_files(corpus_root)
     summary.skipped.extend(skipped)
     stored = store.stored_files()
-    # Worker processes repay their start-up only on a big change, such as a first index; the
-    # size and mtime tell cheaply, before any hashing, how much is likely to be new.
+    # The size and mtime tell cheaply, before any hashing, how much is likely to be new.
     likely_new_bytes = sum(
         file.size
         for file in files
         if (previous := stored.get(file.rel_path)) is None
         or (previous.size, previous.mtime_ns) != (file.size, file.mtime_ns)
     )
+    parallel = likely_new_bytes >= PARALLEL_MIN_BYTES
+    ticker = _Ticker(progress, cancel, len(files))
+    read_first = _parse_ahead(files, stored) if parallel else []
+    checked: dict[str, ChangedFile | None] = {}
 
-    def changed_files() -> Iterator[PendingFile]:
-        for done, file in enumerate(files, 1):
-            _check_cancel(cancel)
-            pending = _check_file(store, file, stored.get(file.rel_path), summary)
-            if pending is not None:
-                yield pending
-            if progress:
-                progress("indexing", done, len(files))
+    def changed_files() -> Iterator[ChangedFile]:
+        for file in files:
+            ticker.check_cancel()
+            if file.rel_path in checked:
+                changed = checked[file.rel_path]
+            else:
+                changed = _check_file(store, file, stored.get(file.rel_path), summary)
+            if changed is None:
+                ticker(files_done=1)
+            else:
+                yield changed
 
     # A folder that could not be listed this time keeps what was indexed from it.
     unlisted = tuple(skip.rel_path for skip in skipped if skip.rel_path.endswith("/"))
@@ -279,24 +318,46 @@ def refresh(
         for rel_path in gone:
             store.remove_file(rel_path)
             summary.removed += 1
+        for file in read_first:
+            ticker.check_cancel()
+            checked[file.rel_path] = _check_file(store, file, stored.get(file.rel_path), summary)
         summary.new_paragraphs = write_articles(
             store,
             changed_files(),
-            parallel=likely_new_bytes >= PARALLEL_MIN_BYTES,
+            parallel=parallel,
             cancel=cancel,
+            summary=summary,
+            ticker=ticker,
+            parse_first=[changed for changed in checked.values() if changed is not None],
         )
         if summary.changed:
             store.set_meta("generation", str(time.time_ns()))
         store.set_meta("corpus_root", str(corpus_root.resolve()))
+    # Files are skipped when read (here) or when parsed (in a worker): listed in file order.
+    summary.skipped[len(skipped) :] = sorted(summary.skipped[len(skipped) :])
     summary.articles, summary.paragraphs = store.counts()
     summary.seconds = time.perf_counter() - started
     return summary
 
 
+def _parse_ahead(files: list[CorpusFile], stored: dict[str, StoredFile]) -> list[CorpusFile]:
+    """The big files likely to be new, in order, up to PARSE_AHEAD_BYTES in all."""
+    chosen: list[CorpusFile] = []
+    budget = PARSE_AHEAD_BYTES
+    for file in files:
+        previous = stored.get(file.rel_path)
+        if BATCH_BYTES < file.size <= budget and (
+            previous is None or (previous.size, previous.mtime_ns) != (file.size, file.mtime_ns)
+        ):
+            chosen.append(file)
+            budget -= file.size
+    return chosen
+
+
 def _check_file(
     store: Store, file: CorpusFile, previous: StoredFile | None, summary: IndexSummary
-) -> PendingFile | None:
-    """Read and parse ``file`` if its content changed; the articles to write, if any.
+) -> ChangedFile | None:
+    """Read ``file`` if it may have changed; its bytes if its content did.
 
     A file whose size and modification time (to the nanosecond) are as stored is taken as
     unchanged without reading it, as git does; any other file is read and compared by content
@@ -322,17 +383,4 @@ def _check_file(
             store.touch_file(new)
         summary.unchanged += 1
         return None
-    parsed = parse_file(file.rel_path, data)
-    if not parsed.articles:
-        reason = "; ".join(parsed.warnings) or "no articles"
-        summary.skipped.append(SkippedFile(file.rel_path, reason))
-        if previous is not None:
-            store.remove_file(file.rel_path)
-            summary.removed += 1
-        return None
-    summary.notes.extend(f"{file.rel_path}: {warning}" for warning in parsed.warnings)
-    if previous is None:
-        summary.added += 1
-    else:
-        summary.updated += 1
-    return PendingFile(new, previous is not None, parsed.articles)
+    return ChangedFile(new, previous, data)

@@ -1,0 +1,241 @@
+"""The indexer's work plan: parse, chunk and tokenize in worker processes, write in order.
+
+Changed files become steps: small files are parsed and prepared a group at a time; a big file
+is parsed alone and its articles prepared in batches. A bounded number of steps is handed to
+the workers ahead of the writer, which takes their results in corpus order, so the store ends
+up exactly as a serial run would leave it. A small update runs the same steps in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from retrieval import corpus
+from retrieval.corpus import ParsedFile
+from retrieval.documents import Article
+from retrieval.prepare import FileOutcome, PreparedBatch, prepare_articles, prepare_files
+from retrieval.store import StoredFile
+
+
+@dataclass
+class PendingFile:
+    """A file whose articles are already in hand."""
+
+    stored: StoredFile
+    replace: bool
+    articles: list[Article]
+
+
+@dataclass
+class ChangedFile:
+    """A new or changed file, still to be parsed."""
+
+    stored: StoredFile
+    previous: StoredFile | None
+    data: bytes
+
+    @property
+    def replace(self) -> bool:
+        return self.previous is not None
+
+
+IndexFile = PendingFile | ChangedFile
+
+
+@dataclass(frozen=True)
+class Limits:
+    batch_articles: int  # articles (or small files) per batch, at most
+    batch_bytes: int  # text per batch, about; a bigger file is parsed on its own
+    in_flight: int  # batches handed out ahead of the writer
+    progress_seconds: float  # the longest wait for a worker between two ticks
+
+
+class Writer(Protocol):
+    def accept(self, file: IndexFile, warnings: list[str], articles: int) -> bool: ...
+
+    def write(
+        self, file: IndexFile, first: bool, batch: PreparedBatch, articles: range
+    ) -> None: ...
+
+
+class Ticker(Protocol):
+    def __call__(self, files_done: int = 0) -> None: ...
+
+
+@dataclass
+class _Step:
+    """One call for a worker, and what its result is written to."""
+
+    kind: Literal["files", "parse", "articles"]
+    files: list[IndexFile]
+    articles: list[Article] = field(default_factory=list)  # for "articles"
+    first: bool = True  # ("articles") the file's first batch: it replaces what was stored
+    last: bool = True  # ("articles") the file's last batch
+    future: Future | None = None
+
+
+class InlineExecutor(Executor):
+    """Runs each call at once, in this process: for an update too small to repay workers."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def worker_pool() -> ProcessPoolExecutor:
+    # forkserver: workers fork from a clean process, safe even when the caller has threads (the
+    # bot reloads from a worker thread).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["retrieval.prepare"])
+    workers = max(1, min(os.cpu_count() or 1, 4))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+class Pipeline:
+    """Hands steps to an executor ahead of the writer and writes their results in order.
+
+    ``tick()`` is called before every write and at least every ``progress_seconds`` while
+    waiting for a worker; ``tick(files_done=1)`` once a file is written or skipped. An
+    exception from either ends the run; queued work is then dropped, not waited for.
+    """
+
+    def __init__(
+        self,
+        writer: Writer,
+        tick: Ticker,
+        limits: Limits,
+        parse: Callable[[str, bytes], ParsedFile],
+        parallel: bool,
+    ) -> None:
+        self.writer = writer
+        self.tick = tick
+        self.limits = limits
+        self.parse = parse  # the parser for this process; workers use corpus.parse_file
+        self.parallel = parallel
+        self._parsing: dict[str, Future] = {}  # parse_first files' parses, by rel_path
+
+    def run(self, files: Iterable[IndexFile], parse_first: Iterable[ChangedFile] = ()) -> None:
+        """Write ``files`` (read lazily, in order); the files of ``parse_first``, which must
+        come in ``files`` too, are handed out for parsing before anything else."""
+        executor = worker_pool() if self.parallel else InlineExecutor()
+        window = self.limits.in_flight if self.parallel else 1
+        steps = self._steps(iter(files))
+        queue: deque[_Step] = deque()
+        finished = False
+        try:
+            for file in parse_first:
+                self._parsing[file.stored.rel_path] = self._submit(
+                    executor, _Step("parse", [file])
+                ).future
+            while True:
+                while len(queue) < window and (step := next(steps, None)) is not None:
+                    queue.append(self._submit(executor, step))
+                if not queue:
+                    break
+                step = queue.popleft()
+                result = self._result(step)
+                if step.kind == "parse":
+                    # The parsed file's batches go to the front: they are written next. All
+                    # are handed out at once, which the cap on a file's size keeps bounded.
+                    batches = self._parsed(step.files[0], result)
+                    queue.extendleft(reversed([self._submit(executor, b) for b in batches]))
+                elif step.kind == "files":
+                    self._write_files(step, *result)
+                else:
+                    self._write_articles(step, result)
+            finished = True
+        finally:
+            executor.shutdown(wait=finished, cancel_futures=not finished)
+
+    def _steps(self, files: Iterator[IndexFile]) -> Iterator[_Step]:
+        group: list[IndexFile] = []
+        group_bytes = 0
+        for file in files:
+            if isinstance(file, ChangedFile) and len(file.data) <= self.limits.batch_bytes:
+                group.append(file)
+                group_bytes += len(file.data)
+                if (
+                    len(group) >= self.limits.batch_articles
+                    or group_bytes >= self.limits.batch_bytes
+                ):
+                    yield _Step("files", group)
+                    group, group_bytes = [], 0
+                continue
+            if group:
+                yield _Step("files", group)
+                group, group_bytes = [], 0
+            if isinstance(file, ChangedFile):
+                yield _Step("parse", [file])
+            else:
+                yield from self._article_steps(file, file.articles)
+        if group:
+            yield _Step("files", group)
+
+    def _article_steps(self, file: IndexFile, articles: list[Article]) -> list[_Step]:
+        batches: list[list[Article]] = [[]]
+        batch_bytes = 0
+        for article in articles:
+            if (
+                len(batches[-1]) >= self.limits.batch_articles
+                or batch_bytes >= self.limits.batch_bytes
+            ):
+                batches.append([])
+                batch_bytes = 0
+            batches[-1].append(article)
+            batch_bytes += sum(map(len, article.paragraphs))
+        return [
+            _Step("articles", [file], batch, first=n == 0, last=n == len(batches) - 1)
+            for n, batch in enumerate(batches)
+        ]
+
+    def _submit(self, executor: Executor, step: _Step) -> _Step:
+        if step.kind == "articles":
+            step.future = executor.submit(prepare_articles, step.articles)
+            return step
+        files = [(file.stored.rel_path, file.data) for file in step.files]  # ChangedFiles
+        inline = isinstance(executor, InlineExecutor)
+        if step.kind == "parse":
+            step.future = self._parsing.pop(files[0][0], None)  # handed out already?
+            if step.future is None:
+                parse = self.parse if inline else corpus.parse_file
+                step.future = executor.submit(parse, *files[0])
+        elif inline:
+            step.future = executor.submit(prepare_files, files, self.parse)
+        else:
+            step.future = executor.submit(prepare_files, files)
+        return step
+
+    def _result(self, step: _Step):
+        assert step.future is not None
+        while not step.future.done():
+            wait([step.future], timeout=self.limits.progress_seconds)
+            self.tick()
+        return step.future.result()
+
+    def _parsed(self, file: IndexFile, parsed: ParsedFile) -> list[_Step]:
+        if not self.writer.accept(file, parsed.warnings, len(parsed.articles)):
+            self.tick(files_done=1)
+            return []
+        return self._article_steps(file, parsed.articles)
+
+    def _write_files(self, step: _Step, outcomes: list[FileOutcome], batch: PreparedBatch) -> None:
+        position = 0
+        for file, (warnings, articles) in zip(step.files, outcomes, strict=True):
+            if self.writer.accept(file, warnings, articles):
+                self.tick()
+                self.writer.write(file, True, batch, range(position, position + articles))
+            position += articles
+            self.tick(files_done=1)
+
+    def _write_articles(self, step: _Step, batch: PreparedBatch) -> None:
+        self.tick()
+        self.writer.write(step.files[0], step.first, batch, range(len(batch.articles)))
+        if step.last:
+            self.tick(files_done=1)

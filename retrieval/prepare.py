@@ -1,0 +1,104 @@
+"""The CPU-heavy half of indexing: file bytes → articles → chunks → term ids.
+
+Pure functions of their arguments, so that they can run in worker processes (see
+retrieval.index_pipeline). What they return is shaped for the trip back and for the process that
+writes it to the store: plain tuples and bytes, which pickle several times faster than
+objects, and term ids local to the batch (``PreparedBatch.terms``) that the writer maps onto
+the store's vocabulary with one numpy lookup instead of one dict lookup per token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from retrieval.chunks import chunk_spans
+from retrieval.corpus import ParsedFile, parse_file
+from retrieval.documents import Article
+from retrieval.store import ArticleRow, sentence_blob
+from retrieval.tokenizer import TermEncoder
+
+# A chunk as prepared: paragraph, text, start, end, sentence offsets (store.sentence_blob, as
+# a bytearray: see store.ChunkBlobRow).
+PreparedChunk = tuple[int, str, int, int, bytearray]
+PreparedArticle = tuple[ArticleRow, list[PreparedChunk]]
+FileOutcome = tuple[list[str], int]  # a parsed file's warnings and number of articles
+
+
+class PreparedBatch(NamedTuple):
+    """Articles ready to store. A chunk's terms are the article's title, then its own text:
+    questions name the subject ("the Super Bowl", "the Kremlin") that a paragraph deep inside
+    the article no longer repeats."""
+
+    terms: list[str]  # the batch's own vocabulary, in order of first appearance
+    token_ids: bytes  # int32 indexes into ``terms``: every chunk's terms, chunk after chunk
+    token_ends: bytes  # int32, one per chunk in batch order: where its terms end in token_ids
+    articles: list[PreparedArticle]
+
+
+def prepare_files(
+    files: Sequence[tuple[str, bytes]], parse: Callable[[str, bytes], ParsedFile] = parse_file
+) -> tuple[list[FileOutcome], PreparedBatch]:
+    """Parse ``(rel_path, data)`` files and prepare all their articles, in order, as one batch."""
+    outcomes: list[FileOutcome] = []
+    articles: list[Article] = []
+    for rel_path, data in files:
+        parsed = parse(rel_path, data)
+        outcomes.append((parsed.warnings, len(parsed.articles)))
+        articles.extend(parsed.articles)
+    return outcomes, prepare_articles(articles)
+
+
+def prepare_articles(articles: Sequence[Article]) -> PreparedBatch:
+    """The chunks of ``articles`` (chunk_article's), each with its terms (the title's, then
+    tokenize's of its text) and its sentence offsets."""
+    encoder = _batch_encoder()
+    encode = encoder.encode
+    ids: list[int] = []  # term ids in the encoder's vocabulary, stopwords included
+    ends: list[int] = []
+    prepared: list[PreparedArticle] = []
+    for article in articles:
+        title_ids = encode(article.title)
+        chunks: list[PreparedChunk] = []
+        for paragraph, text, start, end, sentences in chunk_spans(article.paragraphs):
+            ids += title_ids
+            ids += encode(text)
+            ends.append(len(ids))
+            chunks.append((paragraph, text, start, end, bytearray(sentence_blob(sentences))))
+        row = (article.doc_id, article.title, article.url, article.date, len(article.paragraphs))
+        prepared.append((row, chunks))
+    terms, token_ids, token_ends = _local_vocabulary(
+        encoder.terms, np.array(ids, dtype=np.int32), np.array(ends, dtype=np.intp)
+    )
+    return PreparedBatch(terms, token_ids.tobytes(), token_ends.tobytes(), prepared)
+
+
+def _local_vocabulary(
+    vocabulary: list[str], ids: np.ndarray, ends: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(terms, token ids, chunk ends) with stopwords dropped and ids renumbered in order of
+    first appearance, so that the writer gives new terms their store ids in text order."""
+    is_term = ids != TermEncoder.STOPWORD
+    terms_before = np.concatenate(([0], np.cumsum(is_term)))  # terms_before[i]: in ids[:i]
+    ids = ids[is_term]
+    unique, first_seen, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    order = np.argsort(first_seen, kind="stable")
+    local = np.empty_like(order)
+    local[order] = np.arange(len(order))
+    terms = [vocabulary[term_id] for term_id in unique[order].tolist()]
+    return terms, local[inverse].astype(np.int32), terms_before[ends].astype(np.int32)
+
+
+# Each process keeps one encoder across batches (a worker's words are nearly all known after
+# its first batch); a new one once it has seen this many words keeps memory bounded. Only
+# between batches: a batch's ids must all come from one encoder.
+_ENCODER_MAX_WORDS = 500_000
+_encoders: list[TermEncoder] = [TermEncoder()]
+
+
+def _batch_encoder() -> TermEncoder:
+    if len(_encoders[-1]) > _ENCODER_MAX_WORDS:
+        _encoders[-1] = TermEncoder()
+    return _encoders[-1]

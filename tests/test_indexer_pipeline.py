@@ -1,0 +1,195 @@
+"""Indexing with worker processes leaves the store exactly as indexing in one process does,
+whatever the batching; a progress callback that raises stops the workers."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import retrieval.index_pipeline as pipeline_module
+import retrieval.indexer as indexer
+from retrieval.documents import Article
+from retrieval.index_pipeline import Limits, PendingFile, Pipeline, _Step
+from retrieval.indexer import IndexSummary, refresh, write_articles
+from retrieval.prepare import prepare_articles
+from retrieval.store import Store, StoredFile
+
+TABLES = {
+    "files": "SELECT rel_path, content_hash, size FROM files ORDER BY rel_path",
+    "articles": "SELECT * FROM articles ORDER BY id",
+    "chunks": "SELECT * FROM chunks ORDER BY id",
+    "terms": "SELECT * FROM terms ORDER BY id",
+}
+
+
+def dump(store: Store) -> dict[str, list[tuple]]:
+    return {table: store.db.execute(query).fetchall() for table, query in TABLES.items()}
+
+
+def story(n: int) -> str:
+    paragraphs = [
+        f"Story {n} tells how the harbour of town {n} reopened after the storm.",
+        "Short line.",
+        f"Officials said {n * 3} ships, worth ${n}.5 million, returned on Tuesday. Mr. Lee agreed.",
+    ]
+    return f"Harbour news {n}\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def records(first: int, count: int) -> bytes:
+    lines = [
+        json.dumps({"id": n, "title": f"Brief {n}", "body": f"Brief number {n} on grain {n}."})
+        for n in range(first, first + count)
+    ]
+    return "\n".join(lines).encode()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    (root / "sub").mkdir(parents=True)
+    for n in range(7):
+        (root / f"story{n}.txt").write_text(story(n))
+    (root / "sub" / "notes.md").write_text("# Market notes\n\nTrading was *quiet* on Friday.\n")
+    (root / "a_big.jsonl").write_bytes(records(0, 12))  # big: parsed first, in batches
+    (root / "z_big.jsonl").write_bytes(records(100, 9))
+    (root / "latin1.txt").write_bytes("Café\n\nThe café opened at dawn.\n".encode("latin-1"))
+    (root / "binary.txt").write_bytes(b"\x00\x01\x02" * 50)  # skipped when parsed
+    (root / "nothing.json").write_text("[]")  # skipped when parsed: no records
+    return root
+
+
+@pytest.fixture
+def with_workers(monkeypatch):
+    """Worker processes for any change, tiny batches, and a "big file" of a few hundred bytes."""
+
+    def enable() -> None:
+        monkeypatch.setattr(indexer, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(indexer, "BATCH_ARTICLES", 3)
+        monkeypatch.setattr(indexer, "BATCH_BYTES", 400)
+
+    return enable
+
+
+def summary_fields(summary: IndexSummary) -> tuple:
+    return (
+        summary.added,
+        summary.updated,
+        summary.removed,
+        summary.unchanged,
+        summary.skipped,
+        summary.notes,
+        summary.articles,
+        summary.paragraphs,
+        summary.new_paragraphs,
+    )
+
+
+def change(corpus: Path) -> None:
+    (corpus / "story1.txt").write_text(story(101))
+    (corpus / "story2.txt").unlink()
+    (corpus / "story9.txt").write_text(story(9))
+    (corpus / "a_big.jsonl").write_bytes(records(0, 11) + b"\n" + records(50, 2))
+
+
+def test_workers_store_exactly_what_one_process_stores(corpus, tmp_path, with_workers):
+    serial = Store(tmp_path / "serial.db")
+    serial_summaries = [summary_fields(refresh(serial, corpus))]
+    change(corpus)
+    serial_summaries.append(summary_fields(refresh(serial, corpus)))
+    serial_dump = dump(serial)
+
+    for n, db in enumerate(["rebuilt.db", "parallel.db"]):
+        # The same two updates with workers: the first index, then the changes on top.
+        (corpus / "story1.txt").write_text(story(1))
+        (corpus / "story2.txt").write_text(story(2))
+        (corpus / "story9.txt").unlink()
+        (corpus / "a_big.jsonl").write_bytes(records(0, 12))
+        if n:
+            with_workers()
+        store = Store(tmp_path / db)
+        summaries = [summary_fields(refresh(store, corpus))]
+        change(corpus)
+        summaries.append(summary_fields(refresh(store, corpus)))
+        assert summaries == serial_summaries
+        assert dump(store) == serial_dump
+
+    added, _, _, _, skipped, notes, *_ = serial_summaries[0]
+    assert added == 11
+    assert [s.rel_path for s in skipped] == ["binary.txt", "nothing.json"]
+    assert notes == ["latin1.txt: invalid UTF-8 bytes replaced (2 bytes read as Windows-1252)"]
+    assert serial_summaries[1][:3] == (1, 2, 1)  # added, updated, removed
+
+
+def test_a_raising_progress_callback_rolls_back_and_stops_the_workers(
+    corpus, tmp_path, with_workers, monkeypatch
+):
+    with_workers()
+    shutdowns = []
+
+    class RecordingPool(ProcessPoolExecutor):
+        def shutdown(self, wait=True, *, cancel_futures=False):
+            shutdowns.append((wait, cancel_futures))
+            super().shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    pools = []
+
+    def worker_pool() -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        pools.append(RecordingPool(max_workers=2, mp_context=context))
+        return pools[-1]
+
+    monkeypatch.setattr(pipeline_module, "worker_pool", worker_pool)
+    calls = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) == 4:
+            raise KeyboardInterrupt("stop")
+
+    store = Store(tmp_path / "index.db")
+    with pytest.raises(KeyboardInterrupt):
+        refresh(store, corpus, progress)
+    pools[0].shutdown(wait=True)  # let this test's workers end before the next test
+    assert shutdowns[0] == (False, True)  # queued batches dropped, not waited for
+    assert store.counts() == (0, 0) and store.stored_files() == {}
+    assert refresh(store, corpus).added == 11  # nothing was left half done
+
+
+def test_progress_is_reported_while_waiting_for_a_worker():
+    pending: Future = Future()
+    ticks = []
+
+    def tick(files_done: int = 0) -> None:
+        ticks.append(files_done)
+        if len(ticks) == 3:
+            pending.set_result("prepared")
+
+    limits = Limits(batch_articles=1, batch_bytes=1, in_flight=1, progress_seconds=0.001)
+    pipeline = Pipeline(None, tick, limits, parse=None, parallel=False)
+    step = _Step("articles", [], future=pending)
+    assert pipeline._result(step) == "prepared"
+    assert ticks == [0, 0, 0]
+
+
+def test_an_article_id_repeated_in_a_file_is_stored_once_and_adds_no_terms(tmp_path):
+    first = Article("x.jsonl#1", "Grain prices", None, None, ("Wheat and barley rose.",))
+    repeat = Article("x.jsonl#1", "Zebra", None, None, ("Quokka sightings doubled.",))
+    other = Article("x.jsonl#2", "Barley", None, None, ("Barley fell again later.",))
+    stored = StoredFile("x.jsonl", "hash", 1, 1)
+
+    written = Store(tmp_path / "written.db")
+    writer = indexer._Writer(written, IndexSummary())
+    file = PendingFile(stored, False, [])
+    with written.transaction():
+        writer.write(file, True, prepare_articles([first]), range(1))
+        writer.write(file, False, prepare_articles([repeat, other]), range(2))
+
+    expected = Store(tmp_path / "expected.db")
+    with expected.transaction():
+        write_articles(expected, [PendingFile(stored, False, [first, other])])
+    assert dump(written) == dump(expected)
+    assert not {"zebra", "quokka"} & {term for _, term in dump(written)["terms"]}

@@ -1,0 +1,89 @@
+"""The tokenizer's speed work changed nothing it outputs: the answerer's trained model and every
+stored index depend on ``tokenize`` and ``words`` giving exactly what they gave.
+
+tests/fixtures/tokenizer/expected.jsonl holds the output of the tokenizer as it was before
+(commit 2d124f4) on hard cases (Unicode, numbers, apostrophes, invisible characters) and on
+the bundled article; TermEncoder, the indexer's way to the same terms, must agree with both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from retrieval import tokenizer
+from retrieval.tokenizer import TermEncoder, normalize, tokenize, words
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tokenizer" / "expected.jsonl"
+SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_75b43c9b3084b6a9.txt"
+# The token pattern as it was: the faster ones must find exactly what it finds.
+REFERENCE_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
+
+
+def expected_outputs() -> list[tuple[str, dict]]:
+    seed = SEED.read_text(encoding="utf-8")
+    paragraphs = seed.split("\n\n")
+    cases = []
+    for line in FIXTURE.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if "seed_article" in entry:
+            cases.append((seed, entry))
+        elif "seed_paragraph" in entry:
+            cases.append((paragraphs[entry["seed_paragraph"]], entry))
+        else:
+            cases.append((entry["text"], entry))
+    return cases
+
+
+CASES = expected_outputs()
+
+
+def decoded(encoder: TermEncoder, text: str) -> list[str]:
+    return [encoder.terms[i] for i in encoder.encode(text) if i != TermEncoder.STOPWORD]
+
+
+def test_the_fixture_covers_the_bundled_article_and_the_hard_cases():
+    assert len(CASES) > 40
+    assert sum("seed_article" in entry for _, entry in CASES) == 1
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES, ids=range(len(CASES)))
+def test_tokenize_and_words_give_what_they_gave(text, expected):
+    assert tokenize(text) == expected["tokenize"]
+    assert words(text) == expected["words"]
+
+
+def test_term_encoder_gives_the_terms_of_tokenize():
+    encoder = TermEncoder()
+    for text, expected in CASES * 2:  # the second time round every word is known
+        assert decoded(encoder, text) == expected["tokenize"]
+
+
+def test_term_encoder_gives_one_id_per_term():
+    encoder = TermEncoder()
+    ids = encoder.encode("runs running run RUN the a")
+    assert ids[:4] == [ids[0]] * 4 and ids[4:] == [TermEncoder.STOPWORD] * 2
+    assert encoder.terms == ["run"]
+
+
+@given(st.text())
+def test_term_encoder_agrees_with_tokenize_on_any_text(text):
+    assert decoded(TermEncoder(), text) == tokenize(text)
+
+
+@given(st.text())
+def test_the_faster_token_pattern_finds_what_the_old_one_found(text):
+    normalized = normalize(text)
+    assert tokenizer._TOKEN_RE.findall(normalized) == REFERENCE_TOKEN_RE.findall(normalized)
+
+
+# Text that is ASCII after normalising goes through the ASCII pattern: drawn here from the
+# characters that decide tokens (letters, digits, separators, apostrophes) and a few others.
+@given(st.text(alphabet="aZ09.,'`_- \n\t!?:;\"()/$%&x"))
+def test_the_ascii_token_pattern_finds_what_the_old_one_found(text):
+    assert tokenizer._raw_words(text) == REFERENCE_TOKEN_RE.findall(normalize(text))
