@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -44,3 +45,14 @@ def small_corpus(tmp_path: Path) -> Path:
     (corpus / "quake.txt").write_text(EARTHQUAKE, encoding="utf-8")
     (corpus / "festival.md").write_text(FESTIVAL, encoding="utf-8")
     return corpus
+
+
+@pytest.fixture
+def restore_logging():
+    """The root logger's handlers and level put back after a test that configures logging
+    (``newsbite serve`` does, in-process)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -8,7 +8,6 @@ From the engine (cancelled between files, and between batches with worker proces
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import threading
@@ -95,15 +94,6 @@ def test_a_cancel_set_before_the_reload_changes_nothing(engine, seeds_corpus):
     with pytest.raises(IndexingCancelled):
         engine.reload(cancel=cancel)
     assert_unchanged(engine, generation)
-
-
-@pytest.fixture
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.mark.parametrize("moment", ["reload", "start-up"])

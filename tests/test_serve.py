@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,8 @@ def serve_args(*argv: str) -> argparse.Namespace:
 
 
 @pytest.fixture(autouse=True)
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+def _restore_logging(restore_logging):
+    """serve.main configures the root logger: every test here gets it back as it was."""
 
 
 def run_serve(
