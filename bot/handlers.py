@@ -333,7 +333,17 @@ async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         logger.info("reload cancelled by shutdown; the index is unchanged")
         await reply(message, formatting.RELOAD_CANCELLED_TEXT)
         return
-    except Exception as error:  # the engine keeps its old index: report, keep serving
+    # KeyboardInterrupt too: out of the reload's thread it can only be an indexing worker
+    # process's, relayed by its pool (this process's own stop signals are handled by serve).
+    except (Exception, KeyboardInterrupt) as error:
+        if stopping.is_set():
+            # Ctrl-C and systemd signal the whole process group: the stop signal can reach
+            # the indexing workers and break the reload before it sees the cancel. The index
+            # update is rolled back all the same: for the admin, it was cancelled.
+            logger.info("reload ended by shutdown (%r); the index is unchanged", error)
+            await reply(message, formatting.RELOAD_CANCELLED_TEXT)
+            return
+        # The engine keeps its old index: report, keep serving.
         logger.exception("reload failed; the previous index stays in use")
         # The error text goes to a chat: never with the token in it, however it got there.
         text = formatting.format_reload_failed(error)
