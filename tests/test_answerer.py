@@ -6,15 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from ranked_passages import ranked_passages
 
 from retrieval.answerer import Answerer
 from retrieval.bm25 import BM25Index
-from retrieval.chunks import chunk_article
 from retrieval.documents import Article, Passage
 from retrieval.engine import QAEngine
 from retrieval.linear_model import WeightsError
 from retrieval.text_reader import read_plain_text
-from retrieval.tokenizer import tokenize
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_75b43c9b3084b6a9.txt"
 
@@ -58,15 +57,7 @@ def seed_engine(answerer: Answerer) -> QAEngine:
 
 
 def _passages(paragraphs: tuple[str, ...], question: str) -> tuple[list[Passage], BM25Index]:
-    article = Article("test.txt", "Test article", None, None, paragraphs)
-    chunks = chunk_article(article)
-    index = BM25Index.from_documents([tokenize(c.text) for c in chunks])
-    doc_indexes, scores = index.top_k(tokenize(question), 10)
-    passages = [
-        Passage(chunk_id=int(i), chunk=chunks[int(i)], score=float(s), rank=rank)
-        for rank, (i, s) in enumerate(zip(doc_indexes, scores, strict=True))
-    ]
-    return passages, index
+    return ranked_passages(paragraphs, question)
 
 
 @pytest.mark.parametrize(

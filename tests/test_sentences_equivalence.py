@@ -8,34 +8,19 @@ article.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from golden import golden_cases
 
 from retrieval.sentences import split_sentences
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sentences" / "expected.jsonl"
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_75b43c9b3084b6a9.txt"
 
 
-def expected_offsets() -> list[tuple[str, list[tuple[int, int]]]]:
-    seed = SEED.read_text(encoding="utf-8")
-    paragraphs = seed.split("\n\n")
-    cases = []
-    for line in FIXTURE.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        if "seed_article" in entry:
-            text = seed
-        elif "seed_paragraph" in entry:
-            text = paragraphs[entry["seed_paragraph"]]
-        else:
-            text = entry["text"]
-        cases.append((text, [tuple(span) for span in entry["sentences"]]))
-    return cases
-
-
-CASES = expected_offsets()
+CASES = [
+    (text, [tuple(span) for span in entry["sentences"]]) for text, entry in golden_cases(FIXTURE)
+]
 
 
 def test_the_fixture_covers_the_bundled_article_and_the_hard_cases():

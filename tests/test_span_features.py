@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ranked_passages import ranked_passages
 
 from retrieval.answer_features import (
     SENTENCE_FEATURES,
@@ -15,12 +16,9 @@ from retrieval.answer_features import (
 )
 from retrieval.answerer import Answerer
 from retrieval.bm25 import BM25Index
-from retrieval.chunks import chunk_article
-from retrieval.documents import Article, Passage
 from retrieval.question_types import analyze_question
 from retrieval.span_features import SPAN_FEATURES, SpanTable, span_table
 from retrieval.spans import span_offsets
-from retrieval.tokenizer import tokenize
 
 PARAGRAPHS = (
     "Kublai Khan started the Yuan dynasty in 1271. He created the Imperial Academy of Medicine "
@@ -32,14 +30,7 @@ PARAGRAPHS = (
 
 
 def _read(question: str) -> tuple[QuestionTerms, Reading, BM25Index]:
-    article = Article("dynasty.txt", "History notes", None, None, PARAGRAPHS)
-    chunks = chunk_article(article)
-    index = BM25Index.from_documents([tokenize(c.text) for c in chunks])
-    doc_indexes, scores = index.top_k(tokenize(question), 10)
-    passages = [
-        Passage(chunk_id=int(i), chunk=chunks[int(i)], score=float(s), rank=rank)
-        for rank, (i, s) in enumerate(zip(doc_indexes, scores, strict=True))
-    ]
+    passages, index = ranked_passages(PARAGRAPHS, question, "dynasty.txt", "History notes")
     terms = question_terms(analyze_question(question), index.idf)
     return terms, read_passages(passages, terms), index
 

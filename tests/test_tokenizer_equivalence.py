@@ -8,11 +8,11 @@ the bundled article; TermEncoder, the indexer's way to the same terms, must agre
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
+from golden import golden_cases
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,27 +20,11 @@ from retrieval import tokenizer
 from retrieval.tokenizer import TermEncoder, normalize, tokenize, words
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tokenizer" / "expected.jsonl"
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_75b43c9b3084b6a9.txt"
 # The token pattern as it was: the faster ones must find exactly what it finds.
 REFERENCE_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
 
 
-def expected_outputs() -> list[tuple[str, dict]]:
-    seed = SEED.read_text(encoding="utf-8")
-    paragraphs = seed.split("\n\n")
-    cases = []
-    for line in FIXTURE.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        if "seed_article" in entry:
-            cases.append((seed, entry))
-        elif "seed_paragraph" in entry:
-            cases.append((paragraphs[entry["seed_paragraph"]], entry))
-        else:
-            cases.append((entry["text"], entry))
-    return cases
-
-
-CASES = expected_outputs()
+CASES = golden_cases(FIXTURE)
 
 
 def decoded(encoder: TermEncoder, text: str) -> list[str]:
