@@ -124,7 +124,7 @@ class BotProcess:
 
     def processes(self) -> list[int]:
         """The bot's pid and those of all its live descendants (newsbite's engine process,
-        the indexer's forkserver and workers during a reload)."""
+        the indexer's workers during a reload)."""
         children: dict[int, list[int]] = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():

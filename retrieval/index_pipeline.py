@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
+import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
@@ -89,13 +93,73 @@ class InlineExecutor(Executor):
         return future
 
 
+def _start_worker(owner_pid: int) -> None:
+    # Ctrl-C and systemd signal the whole process group. A worker killed by them while sending
+    # a result leaves half a message in the pool's pipe, and the pool's thread (which the
+    # interpreter's exit joins) waits for the rest forever. So the owner decides when work
+    # ends (see abandon), and a worker outlives it only until the watch below notices.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(owner_pid,), daemon=True).start()
+
+
+def _exit_with(owner_pid: int) -> None:
+    try:
+        # Readable once the owner has exited, reaped or not (Linux 5.3+).
+        owner = os.pidfd_open(owner_pid)
+    except (AttributeError, OSError):
+        owner = None
+    if owner is not None:
+        select.select([owner], [], [])
+        os._exit(0)  # the owner is gone (killed outright): nobody reads our results
+    while True:  # elsewhere: poll (an unreaped owner counts as alive here)
+        time.sleep(0.5)
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass  # alive, under another user
+
+
 def worker_pool() -> ProcessPoolExecutor:
-    # forkserver: workers fork from a clean process, safe even when the caller has threads (the
-    # bot reloads from a worker thread).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["retrieval.prepare"])
+    # spawn: safe when the caller has threads (the bot reloads from a worker thread), and the
+    # workers are this process's own children. Under a forkserver, a stop signal sent to the
+    # process group kills the server, the pool then believes its living workers dead, cannot
+    # kill them, and its thread (joined at exit) blocks on a full pipe: a hung shutdown.
+    context = multiprocessing.get_context("spawn")
     workers = max(1, min(os.cpu_count() or 1, 4))
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    )
+
+
+def abandon(executor: Executor) -> None:
+    """Stop an executor's work now: drop queued calls and kill its worker processes.
+
+    Without the kill, the interpreter's exit waits for every call already running (a big page
+    being parsed: seconds). Workers are killed while this holds the lock they take to send a
+    result, so none dies halfway through a message (which would hang the pool's thread).
+    """
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    result_queue = getattr(executor, "_result_queue", None)
+    executor.shutdown(wait=False, cancel_futures=True)
+    send_lock = getattr(result_queue, "_wlock", None)
+    if not processes or send_lock is None:
+        return  # inline, or a platform whose result pipe needs no lock
+    # A worker that died holding the lock would block this forever: then kill regardless.
+    locked = send_lock.acquire(timeout=5)
+    try:
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join()
+    finally:
+        if locked:
+            send_lock.release()
 
 
 class Pipeline:
@@ -152,7 +216,10 @@ class Pipeline:
                     self._write_articles(step, result)
             finished = True
         finally:
-            executor.shutdown(wait=finished, cancel_futures=not finished)
+            if finished:
+                executor.shutdown()
+            else:
+                abandon(executor)
 
     def _steps(self, files: Iterator[IndexFile]) -> Iterator[_Step]:
         group: list[IndexFile] = []

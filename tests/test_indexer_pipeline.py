@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -138,7 +142,7 @@ def test_a_raising_progress_callback_rolls_back_and_stops_the_workers(
     pools = []
 
     def worker_pool() -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("forkserver")
+        context = multiprocessing.get_context("spawn")
         pools.append(RecordingPool(max_workers=2, mp_context=context))
         return pools[-1]
 
@@ -193,3 +197,40 @@ def test_an_article_id_repeated_in_a_file_is_stored_once_and_adds_no_terms(tmp_p
         write_articles(expected, [PendingFile(stored, False, [first, other])])
     assert dump(written) == dump(expected)
     assert not {"zebra", "quokka"} & {term for _, term in dump(written)["terms"]}
+
+
+OWNER_KILLED_OUTRIGHT = """
+import os, signal, sys
+from retrieval.index_pipeline import worker_pool
+pool = worker_pool()
+pids = {pool.submit(os.getpid).result() for _ in range(20)}
+print(" ".join(map(str, sorted(pids))), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_workers_leave_when_their_owner_is_killed_outright():
+    """Workers ignore stop signals (the owner ends them), so an owner killed by SIGKILL, or by
+    a SIGTERM it does not handle, must not leave them behind."""
+    owner = subprocess.run(
+        [sys.executable, "-c", OWNER_KILLED_OUTRIGHT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert owner.returncode == -signal.SIGKILL
+    workers = [int(pid) for pid in owner.stdout.split()]
+    assert workers
+    deadline = time.monotonic() + 30  # a generous bound, not a timing: they poll every 0.5 s
+    while (alive := [pid for pid in workers if running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive == []
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
