@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from bot.cli import DEFAULT_CORPUS, DEFAULT_DB
+from bot.cli import ANSWER_DEPTH, DEFAULT_CORPUS, DEFAULT_DB
 
 TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"
 CONFIG_VARIABLE = "NEWSBITE_CONFIG"
@@ -41,9 +41,7 @@ class Settings:
     log_queries: bool = True
     rate_limit: int = 20  # questions per user per minute; 0 = no limit and no flood control
     answer_k: int = 3  # answers asked of the engine: the best one and up to two others
-    # Passages the answerer reads per question. 5 gives the bot's best answer the quality of
-    # 10 (docs/evaluation.md) for about 30 % less CPU per question.
-    answer_depth: int = 5
+    answer_depth: int = ANSWER_DEPTH  # passages the answerer reads per question
     no_answer_threshold: float | None = None  # None = the engine's measured default
     log_level: str = "INFO"
     examples: tuple[str, ...] = DEFAULT_EXAMPLES  # example questions shown by /help

@@ -75,3 +75,22 @@ def test_human_output_cites_the_article(seeds_corpus, tmp_path, capsys, monkeypa
     code, out, _ = run(capsys, monkeypatch, "ask", *where, "How many did the attack kill?")
     assert code == 0
     assert "87" in out and "bromance is over, paragraph 16" in out
+
+
+def test_ask_depth_is_how_many_passages_are_read(seeds_corpus, tmp_path, capsys, monkeypatch):
+    """Read only BM25's best passage, the answer comes from it; read five, and the answerer
+    finds a better one further down (paragraph 24 says who met Tillerson)."""
+    where = ["--corpus", str(seeds_corpus), "--db", str(tmp_path / "i.db")]
+    paragraphs = []
+    for depth in ("1", "5"):
+        argv = ["ask", *where, "--json", "-k", "1", "--depth", depth, "Who met Tillerson?"]
+        code, out, _ = run(capsys, monkeypatch, *argv)
+        assert code == 0
+        paragraphs.append(json.loads(out)["answers"][0]["paragraph"])
+    assert paragraphs == [9, 24]
+
+
+def test_ask_depth_below_one_is_a_usage_error(seeds_corpus, tmp_path, capsys, monkeypatch):
+    where = ["--corpus", str(seeds_corpus), "--db", str(tmp_path / "i.db")]
+    code, _, err = run(capsys, monkeypatch, "ask", *where, "--depth", "0", "Who?")
+    assert code == 2 and "--depth" in err and err.count("\n") == 1
