@@ -119,6 +119,7 @@ class _Child:
 
     def __init__(self, db_path: Path, no_answer_threshold: float | None, log_level: str) -> None:
         self._send_lock = threading.Lock()
+        self._wait_lock = threading.Lock()  # see _join
         self._pending: dict[int, Future] = {}
         self._pending_lock = threading.Lock()
         self._request_ids = itertools.count()
@@ -181,9 +182,9 @@ class _Child:
                 else:
                     future.set_exception(value)
         except (EOFError, OSError):
-            self._process.join(STOP_TIMEOUT_SECONDS)
-            if self._process.exitcode not in (0, None):
-                reason = f"the engine process died (exit code {self._process.exitcode})"
+            exitcode = self._join(STOP_TIMEOUT_SECONDS)
+            if exitcode not in (0, None):
+                reason = f"the engine process died (exit code {exitcode})"
                 logger.error(reason)
         finally:
             with self._pending_lock:
@@ -195,19 +196,31 @@ class _Child:
     def stop(self) -> None:
         with contextlib.suppress(OSError, ValueError), self._send_lock:
             self._conn.send(None)  # the child finishes what it has, then exits
-        self._process.join(STOP_TIMEOUT_SECONDS)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(STOP_TIMEOUT_SECONDS)
+        if self._join(STOP_TIMEOUT_SECONDS) is None:
+            self.kill()  # SIGKILL: the child ignores SIGTERM
+            self._join(STOP_TIMEOUT_SECONDS)
         self._conn.close()
+
+    def _join(self, timeout: float) -> int | None:
+        """Wait for the process to end; its exit code, None if it still runs.
+
+        Both the reader thread (at EOF) and ``stop`` wait for the child. multiprocessing's
+        Process is not safe for that: one thread's waitpid can reap the child while the
+        other's fails, which then takes a finished process for a running one.
+        """
+        with self._wait_lock:
+            self._process.join(timeout)
+            return self._process.exitcode
 
     @property
     def exitcode(self) -> int | None:
-        return self._process.exitcode
+        with self._wait_lock:
+            return self._process.exitcode
 
     def kill(self) -> None:
-        """For tests: a crash of the engine process."""
-        self._process.kill()
+        """SIGKILL; tests use it for a crash of the engine process."""
+        with self._wait_lock:
+            self._process.kill()
 
 
 # -- the child ----------------------------------------------------------------------------------
