@@ -18,13 +18,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from retrieval import corpus
 from retrieval.corpus import ParsedFile
 from retrieval.documents import Article
 from retrieval.prepare import FileOutcome, PreparedBatch, prepare_articles, prepare_files
-from retrieval.store import StoredFile
+
+if TYPE_CHECKING:
+    # A type only: importing the store (and sqlite_utils) would slow every worker's start-up.
+    from retrieval.store import StoredFile
 
 
 @dataclass

@@ -9,21 +9,27 @@ the store's vocabulary with one numpy lookup instead of one dict lookup per toke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from retrieval.chunks import chunk_spans
 from retrieval.corpus import ParsedFile, parse_file
 from retrieval.documents import Article
-from retrieval.store import ArticleRow, sentence_blob
 from retrieval.tokenizer import TermEncoder
+
+if TYPE_CHECKING:
+    # Only a type here: importing the store (and sqlite_utils with it) would add to every
+    # worker's start-up.
+    from retrieval.store import ArticleRow
 
 # A chunk as prepared: paragraph, text, start, end, sentence offsets (store.sentence_blob, as
 # a bytearray: see store.ChunkBlobRow).
 PreparedChunk = tuple[int, str, int, int, bytearray]
-PreparedArticle = tuple[ArticleRow, list[PreparedChunk]]
+PreparedArticle = tuple["ArticleRow", list[PreparedChunk]]
 FileOutcome = tuple[list[str], int]  # a parsed file's warnings and number of articles
 
 
@@ -56,6 +62,7 @@ def prepare_articles(articles: Sequence[Article]) -> PreparedBatch:
     tokenize's of its text) and its sentence offsets."""
     encoder = _batch_encoder()
     encode = encoder.encode
+    flatten = chain.from_iterable
     ids: list[int] = []  # term ids in the encoder's vocabulary, stopwords included
     ends: list[int] = []
     prepared: list[PreparedArticle] = []
@@ -66,29 +73,32 @@ def prepare_articles(articles: Sequence[Article]) -> PreparedBatch:
             ids += title_ids
             ids += encode(text)
             ends.append(len(ids))
-            chunks.append((paragraph, text, start, end, bytearray(sentence_blob(sentences))))
+            chunks.append((paragraph, text, start, end, bytearray(_int32s(flatten(sentences)))))
         row = (article.doc_id, article.title, article.url, article.date, len(article.paragraphs))
         prepared.append((row, chunks))
-    terms, token_ids, token_ends = _local_vocabulary(
-        encoder.terms, np.array(ids, dtype=np.int32), np.array(ends, dtype=np.intp)
-    )
+    terms, token_ids, token_ends = _local_vocabulary(encoder.terms, ids, ends)
     return PreparedBatch(terms, token_ids.tobytes(), token_ends.tobytes(), prepared)
 
 
 def _local_vocabulary(
-    vocabulary: list[str], ids: np.ndarray, ends: np.ndarray
+    vocabulary: list[str], ids: list[int], ends: list[int]
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(terms, token ids, chunk ends) with stopwords dropped and ids renumbered in order of
     first appearance, so that the writer gives new terms their store ids in text order."""
-    is_term = ids != TermEncoder.STOPWORD
+    # A dict keeps its keys in insertion order: the batch's distinct ids in order of first
+    # appearance, found in C (a sort-based unique costs several times more).
+    first_seen = dict.fromkeys(ids)
+    first_seen.pop(TermEncoder.STOPWORD, None)
+    # array converts a list of ints to machine ints several times faster than numpy does.
+    all_ids = np.frombuffer(_int32s(ids), dtype=np.int32)
+    is_term = all_ids != TermEncoder.STOPWORD
     terms_before = np.concatenate(([0], np.cumsum(is_term)))  # terms_before[i]: in ids[:i]
-    ids = ids[is_term]
-    unique, first_seen, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    order = np.argsort(first_seen, kind="stable")
-    local = np.empty_like(order)
-    local[order] = np.arange(len(order))
-    terms = [vocabulary[term_id] for term_id in unique[order].tolist()]
-    return terms, local[inverse].astype(np.int32), terms_before[ends].astype(np.int32)
+    local_of = np.zeros(len(vocabulary), dtype=np.int32)  # encoder id → batch id
+    local_of[np.fromiter(first_seen, dtype=np.int64, count=len(first_seen))] = np.arange(
+        len(first_seen), dtype=np.int32
+    )
+    terms = list(map(vocabulary.__getitem__, first_seen))
+    return terms, local_of[all_ids[is_term]], terms_before[ends].astype(np.int32)
 
 
 # Each process keeps one encoder across batches (a worker's words are nearly all known after
@@ -102,3 +112,11 @@ def _batch_encoder() -> TermEncoder:
     if len(_encoders[-1]) > _ENCODER_MAX_WORDS:
         _encoders[-1] = TermEncoder()
     return _encoders[-1]
+
+
+# The typecode of a native 32-bit int: its bytes are numpy's int32 and store.sentence_blob's.
+_INT32 = next(code for code in "ihl" if array(code).itemsize == 4)
+
+
+def _int32s(values: Iterable[int]) -> array:
+    return array(_INT32, values)

@@ -34,7 +34,15 @@ _DOTTED_ACRONYM_RE = re.compile(r"(?:\w\.)+\w")
 _CLOSERS = "\"'”’)]"
 
 
+# No abbreviation is longer than this; the usual word before a full stop is.
+_LONGEST_ABBREVIATION = max(map(len, _ABBREVIATIONS))
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
+    # Letters only, and more of them than any abbreviation has: not an abbreviation, nor an
+    # initial, nor a dotted acronym (which alternates letters and dots).
+    if dot > _LONGEST_ABBREVIATION and text[dot - _LONGEST_ABBREVIATION - 1 : dot].isalpha():
+        return False
     # Look only at a short window before the dot: searching from the start of the text would
     # make splitting quadratic in the paragraph's length.
     match = _WORD_BEFORE_RE.search(text, max(0, dot - 24), dot)
@@ -75,7 +83,10 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         else:
             _append_trimmed(spans, text, start, end)
         start = match.end()
-    _append_trimmed(spans, text, start, len(text))
+    if start < len(text) and not text[start].isspace() and not text[-1].isspace():
+        spans.append((start, len(text)))
+    else:
+        _append_trimmed(spans, text, start, len(text))
     return spans
 
 

@@ -94,38 +94,103 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+def _pieces_table() -> bytes:
+    """For ``TermEncoder``: ASCII bytes → what the ASCII token pattern sees (lower case, "`" an
+    apostrophe, as normalize makes them), except that every byte that cannot be part of a
+    token becomes a space."""
+    table = bytearray(b" " * 256)
+    for byte in b"abcdefghijklmnopqrstuvwxyz0123456789.,'":
+        table[byte] = byte
+    for byte in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        table[byte] = byte - ord("A") + ord("a")
+    table[ord("`")] = ord("'")
+    return bytes(table)
+
+
+_PIECES_TABLE = _pieces_table()
+
+
 class TermEncoder:
     """Texts → ids of their index terms, for bulk indexing: the terms ``tokenize`` gives, as
     ids into ``terms``, a vocabulary that grows as new terms appear.
 
-    ``encode`` costs one regex pass and one C-level dict lookup per word, with no term string
-    built and a Python step only for a word the encoder has not seen before (news vocabulary
-    is Zipfian: most words of a text have been seen). A stopword comes back as ``STOPWORD``,
-    so that the caller can drop them from many texts at once.
+    An ASCII text is cut, in C, into pieces at every character that no token can contain; the
+    tokens of the text are those of its pieces, in order, since the token pattern looks neither
+    behind nor ahead. A piece is nearly always one word ("said"), sometimes a word with a full
+    stop or comma ("said."), rarely several words ("u.s."). Each piece seen before is one
+    C-level dict lookup, with no regex pass and no Python step; only a new
+    piece, or a text with a piece of several words, takes Python steps (news vocabulary is
+    Zipfian: most pieces of a text have been seen). Other text takes the regex and a lookup
+    per word. A stopword comes back as ``STOPWORD``, so that the caller can drop them from many
+    texts at once; so does a piece without a word ("...").
     """
 
     STOPWORD = -1
+    _SEVERAL = -2  # a piece of several words: see _several_ids
 
     def __init__(self) -> None:
         self.terms: list[str] = []
         self._term_ids: dict[str, int] = {}
         self._word_ids: dict[str, int] = {}  # raw word → term id, or STOPWORD
+        self._piece_ids: dict[bytes, int] = {}  # ASCII piece → term id, STOPWORD or _SEVERAL
+        self._several_ids: dict[bytes, list[int]] = {}  # a piece of several words → their ids
 
     def __len__(self) -> int:
-        """Words known: what the encoder's memory grows with."""
-        return len(self._word_ids)
+        """Words and pieces known: what the encoder's memory grows with."""
+        return len(self._word_ids) + len(self._piece_ids)
 
     def encode(self, text: str) -> list[int]:
-        """Term ids of the words of ``text`` in order, ``STOPWORD`` for a stopword."""
-        words = _raw_words(text)
+        """Term ids of the words of ``text`` in order, ``STOPWORD`` for a stopword (and for a
+        piece of ASCII text without a word)."""
+        if not text.isascii():
+            return self._encode_words(_raw_words(text))
+        pieces = text.encode("ascii").translate(_PIECES_TABLE).split()
+        piece_ids = self._piece_ids
+        try:
+            ids = list(map(piece_ids.__getitem__, pieces))
+        except KeyError:
+            # Only the new pieces take a Python step each. (They come in set order, so ids
+            # differ from run to run; the terms they stand for do not.)
+            for piece in set(pieces).difference(piece_ids):
+                self._learn(piece)
+            ids = list(map(piece_ids.__getitem__, pieces))
+        if self._SEVERAL not in ids:
+            return ids
+        several = self._several_ids
+        expanded: list[int] = []
+        for piece, piece_id in zip(pieces, ids, strict=True):
+            if piece_id == self._SEVERAL:
+                expanded += several[piece]
+            else:
+                expanded.append(piece_id)
+        return expanded
+
+    def _encode_words(self, words: list[str]) -> list[int]:
         try:
             return list(map(self._word_ids.__getitem__, words))
         except KeyError:
-            # Only the new words take a Python step each. (They come in set order, so ids
-            # differ from run to run; the terms they stand for do not.)
-            for word in set(words).difference(self._word_ids):
-                self._word_ids[word] = self._term_id(word)
-            return list(map(self._word_ids.__getitem__, words))
+            return list(map(self._word_id, words))
+
+    def _learn(self, piece: bytes) -> None:
+        # Most pieces are a word as they are: no regex pass for them.
+        words = (
+            [piece.decode("ascii")]
+            if piece.isalnum()
+            else _ASCII_TOKEN_RE.findall(piece.decode("ascii"))
+        )
+        if len(words) == 1:
+            self._piece_ids[piece] = self._word_id(words[0])
+        elif not words:
+            self._piece_ids[piece] = self.STOPWORD
+        else:
+            self._piece_ids[piece] = self._SEVERAL
+            self._several_ids[piece] = list(map(self._word_id, words))
+
+    def _word_id(self, word: str) -> int:
+        word_id = self._word_ids.get(word)
+        if word_id is None:
+            word_id = self._word_ids[word] = self._term_id(word)
+        return word_id
 
     def _term_id(self, word: str) -> int:
         term = _term(word)

@@ -71,3 +71,27 @@ def test_the_faster_token_pattern_finds_what_the_old_one_found(text):
 @given(st.text(alphabet="aZ09.,'`_- \n\t!?:;\"()/$%&x"))
 def test_the_ascii_token_pattern_finds_what_the_old_one_found(text):
     assert tokenizer._raw_words(text) == REFERENCE_TOKEN_RE.findall(normalize(text))
+
+
+# TermEncoder cuts ASCII text into pieces at characters no token can contain and remembers
+# each piece: one encoder throughout, so that pieces are met both new and known.
+_SHARED_ENCODER = TermEncoder()
+
+
+@given(st.text(alphabet="aZ09.,'`_- \n\t!?:;\"()/$%&x"))
+def test_term_encoder_agrees_with_tokenize_on_ascii_text(text):
+    assert decoded(_SHARED_ENCODER, text) == tokenize(text)
+
+
+def test_term_encoder_splits_pieces_of_several_words():
+    encoder = TermEncoder()
+    for _ in range(2):  # new pieces, then known ones
+        assert decoded(encoder, "U.S. state-owned (Reuters) said: 1,000.5... `Don't' Alice's") == [
+            "u",
+            "state",
+            "own",
+            "reuter",
+            "said",
+            "1,000.5",
+            "alic",
+        ]
