@@ -280,6 +280,34 @@ def span_offsets(passage: PassageWords, start_word: int, end_word: int) -> tuple
     return start, end
 
 
+_PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("‘", "’"))
+
+
+def unbalanced_at(text: str) -> int:
+    """Where ``text`` first breaks its brackets and quotation marks: the earliest one closed
+    before it opens or left open; -1 when none is. A short answer such as "1,388 (0.9%" reads
+    as broken. ("’" also ends "don’t": a text with no "‘" is not held to it; straight quotes,
+    which cannot say which way they face, must come in pairs.)"""
+    broken = len(text)
+    for opener, closer in _PAIRS:
+        if opener not in text and (closer not in text or opener == "‘"):
+            continue
+        open_at: list[int] = []
+        for position, character in enumerate(text):
+            if character == opener:
+                open_at.append(position)
+            elif character == closer:
+                if not open_at:
+                    broken = min(broken, position)
+                    break
+                open_at.pop()
+        if open_at:
+            broken = min(broken, open_at[0])
+    if text.count('"') % 2:
+        broken = min(broken, text.rindex('"'))
+    return -1 if broken == len(text) else broken
+
+
 def extend_number_span(
     passage: PassageWords, start_word: int, end_word: int, first: int, last: int, noun: str
 ) -> tuple[int, int]:

@@ -109,6 +109,35 @@ def test_answer_never_only_repeats_the_question(harbour_engine: QAEngine) -> Non
             assert {w.lower() for w in answer.answer.split()} - question_words
 
 
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        (
+            "The census counted 1,388 (0.9%) same-sex married couples or partnerships.",
+            "How many same-sex married couples or partnerships were there?",
+            "1,388",
+        ),
+        (
+            "Of the households, 68,511 (43.3%) had children under the age of 18 living there.",
+            "How many households had children under 18?",
+            "68,511",
+        ),
+        (
+            "The team won 160 (1976) and later 172 (1980) matches in the league.",
+            "How many matches did the team win?",
+            "172",
+        ),
+    ],
+)
+def test_a_short_answer_never_leaves_a_bracket_open(
+    answerer: Answerer, sentence: str, question: str, expected: str
+) -> None:
+    """The span model's favourite here runs into the bracket ("1,388 (0.9%"): it is cut
+    before it."""
+    passages, index = _passages((sentence,), question)
+    assert answerer.answer(question, passages, index.idf, k=1).answers[0].answer == expected
+
+
 def test_answers_come_from_different_sentences(harbour_engine: QAEngine) -> None:
     answers = harbour_engine.answer("What did the company say?", k=3).answers
     assert len(answers) == 3

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval.sentences import split_sentences
-from retrieval.spans import _BREAK_RE, _WORD_RE, passage_words, word_info
+from retrieval.spans import _BREAK_RE, _WORD_RE, passage_words, unbalanced_at, word_info
 
 SAMPLES = [
     "The attack killed 87 people, including 11 children, in Khan Sheikhoun on 4 April 2017.",
@@ -91,3 +92,24 @@ def test_any_text_matches_the_per_word_definition(text: str) -> None:
 )
 def test_news_like_text_matches_the_per_word_definition(pieces: list[str]) -> None:
     assert_matches_definition(re.sub(r"\s+", " ", " ".join(pieces)))
+
+
+@pytest.mark.parametrize(
+    ("text", "broken_at"),
+    [
+        ("1,388", -1),
+        ("1,388 (0.9%)", -1),
+        ("1,388 (0.9%", 6),
+        ("0.9%) couples", 4),
+        ("a (b [c] d) e", -1),
+        ("a (b) c) d", 7),
+        ('called "Mohammedanism" or "the Turk', 26),
+        ("“The Turk” said", -1),
+        ("“The Turk said", 0),
+        ("don’t stop", -1),  # an apostrophe, not a closing quote
+        ("‘quoted’ word", -1),
+        ("", -1),
+    ],
+)
+def test_unbalanced_at_finds_the_first_broken_bracket_or_quote(text: str, broken_at: int) -> None:
+    assert unbalanced_at(text) == broken_at
