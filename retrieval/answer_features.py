@@ -348,7 +348,7 @@ def sentence_table(reading: Reading, question: QuestionTerms) -> SentenceTable:
     features[:, 32] = passage_flat[passage_of] - passage_flat.max()
     features[:, 33] = coverage * features[:, 13]
     features[:, 34] = coverage * features[:, 15]
-    _fill_word_level(features, reading, question, bounds, length)
+    _fill_word_level(features, reading, question, bounds)
     return SentenceTable(features, coverage, passage_coverage)
 
 
@@ -357,7 +357,6 @@ def _fill_word_level(
     reading: Reading,
     question: QuestionTerms,
     bounds: np.ndarray,
-    length: np.ndarray,
 ) -> None:
     """Exact words, bigrams, proximity and answer-type signals of each sentence."""
     n_rows = len(bounds)

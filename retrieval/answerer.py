@@ -222,26 +222,30 @@ class Answerer:
 
 def _best_balanced(scores: np.ndarray, spans: SpanTable, words: PassageWords) -> tuple[int, int]:
     """(start word, end word) of the best span, cut short before a bracket or quote it opens
-    but does not close ("1,388 (0.9%" -> "1,388"); if that leaves no answer, the best span
-    that is whole."""
-    order = np.argsort(-scores, kind="stable")
-    for rank, candidate in enumerate(order[:_BALANCE_LOOKAHEAD].tolist()):
+    but does not close ("1,388 (0.9%" -> "1,388"); if that leaves no answer, the best of the
+    next candidates that is whole; failing that, the best span as it is."""
+    best = int(np.argmax(scores))
+    first, last = int(spans.start_word[best]), int(spans.end_word[best])
+    start, end = span_offsets(words, first, last)
+    broken = unbalanced_at(words.text[start:end])
+    if broken < 0:
+        return first, last  # nearly always
+    # The words wholly before the break, without a stopword at the end.
+    cut_last = last
+    while cut_last >= first and (words.ends[cut_last] > start + broken or words.is_stop[cut_last]):
+        cut_last -= 1
+    if cut_last >= first and _is_whole(words, first, cut_last):
+        return first, cut_last
+    for candidate in np.argsort(-scores, kind="stable")[1:_BALANCE_LOOKAHEAD].tolist():
         first, last = int(spans.start_word[candidate]), int(spans.end_word[candidate])
-        start, end = span_offsets(words, first, last)
-        broken = unbalanced_at(words.text[start:end])
-        if broken < 0:
+        if _is_whole(words, first, last):
             return first, last
-        if rank == 0:
-            # The words wholly before the break, without a stopword at the end.
-            cut = start + broken
-            while last >= first and (words.ends[last] > cut or words.is_stop[last]):
-                last -= 1
-            if last >= first:
-                start, end = span_offsets(words, first, last)
-                if unbalanced_at(words.text[start:end]) < 0:
-                    return first, last
-    best = int(order[0])
     return int(spans.start_word[best]), int(spans.end_word[best])
+
+
+def _is_whole(words: PassageWords, first: int, last: int) -> bool:
+    start, end = span_offsets(words, first, last)
+    return unbalanced_at(words.text[start:end]) < 0
 
 
 def _prefer_typed_spans(

@@ -13,6 +13,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+from processes import is_running
 
 import retrieval.index_pipeline as pipeline_module
 import retrieval.indexer as indexer
@@ -223,14 +224,6 @@ def test_workers_leave_when_their_owner_is_killed_outright():
     workers = [int(pid) for pid in owner.stdout.split()]
     assert workers
     deadline = time.monotonic() + 30  # a generous bound, not a timing: they poll every 0.5 s
-    while (alive := [pid for pid in workers if running(pid)]) and time.monotonic() < deadline:
+    while (alive := [pid for pid in workers if is_running(pid)]) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert alive == []
-
-
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")

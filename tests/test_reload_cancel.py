@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from bot_harness import running_application
 from fake_bot_api import FakeBotApi, message_json, private_chat
+from processes import children
 from telegram import Update
 
 import bot.app
@@ -147,23 +148,6 @@ def test_an_exception_from_the_progress_callback_ends_a_parallel_reload(
     assert len(written) == 1
     assert_unchanged(engine, generation)
     assert engine.reload().added == 6
-
-
-def children(pid: int) -> list[int]:
-    """Live processes whose parent is ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            # The command name may hold spaces and parentheses: fields follow the last ')'.
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # the process is gone
-        state, parent = fields[0], int(fields[1])
-        if parent == pid and state not in ("Z", "X"):
-            found.append(int(entry.name))
-    return found
 
 
 def big_html_page(paragraphs: int) -> str:
