@@ -52,6 +52,11 @@ _BALANCE_LOOKAHEAD = 20
 DEFAULT_MODEL_PATH = Path(__file__).parent / "data" / "answerer.json"
 MODEL_FORMAT = 1
 DURATION_MISSING_PENALTY = 3.0
+# Last words of a "when" answer without a date in it.
+_RELATIVE_DATE_ENDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday weekend yesterday today tonight "
+    "tomorrow ago morning afternoon evening night".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,13 +258,19 @@ def _prefer_typed_spans(
 ) -> np.ndarray:
     """For "how long" and "when", keep only spans that end with the unit or the date itself
     ("six-year", "in 1932"), when the sentence has one: "how long" is too rare in SQuAD for the
-    model to learn, and a date answer trailing off into the rest of the clause is wrong."""
+    model to learn, and a date answer trailing off into the rest of the clause is wrong. A
+    "when" sentence without a date may still say when the news way ("on Tuesday", "last
+    week", "two days ago"): then those."""
+    end = spans.end_word
+    is_type = spans.features[:, SPAN_FEATURES.index("matches_type")].astype(bool)
     if qtype is QuestionType.DURATION:
-        ends_right = words.is_time_unit[spans.end_word]
+        typed = words.is_time_unit[end] & is_type
     elif qtype is QuestionType.DATE:
-        end = spans.end_word
-        ends_right = words.is_number[end] | words.is_year[end] | words.is_month[end]
+        typed = (words.is_number[end] | words.is_year[end] | words.is_month[end]) & is_type
+        if not typed.any():
+            typed = words.is_time_unit[end] | np.array(
+                [words.lower[word] in _RELATIVE_DATE_ENDS for word in end.tolist()], dtype=bool
+            )
     else:
         return scores
-    typed = ends_right & spans.features[:, SPAN_FEATURES.index("matches_type")].astype(bool)
     return np.where(typed, scores, -np.inf) if typed.any() else scores
