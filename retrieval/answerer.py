@@ -11,7 +11,9 @@ shipped as retrieval/data/answerer.json:
    question type × the span's shape and its place relative to the question's words, hashed
    pairs of the question type × the words around the span);
 3. an answerability model over how much of the question the best passage and sentence cover;
-   under the threshold the result says ``no_answer`` and still lists the closest candidates.
+   under the threshold the result says ``no_answer`` and still lists the closest candidates;
+4. a confidence model that turns the answerability and how clearly the top sentence won into
+   the probability that the top answer's sentence holds the answer (what the reader can check).
 """
 
 from __future__ import annotations
@@ -50,7 +52,16 @@ RERANK_DEPTH = 10
 # Span candidates tried, best first, for one without a broken bracket or quote.
 _BALANCE_LOOKAHEAD = 20
 DEFAULT_MODEL_PATH = Path(__file__).parent / "data" / "answerer.json"
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2  # 2: with the confidence model
+# What the confidence model reads (see confidence_features).
+CONFIDENCE_FEATURES = (
+    "bias",
+    "answerability_logit",
+    "top_sentence_probability",
+    "top_margin",  # the top sentence's combined score minus the next one's
+    "top_passage_probability",
+)
+_MAX_MARGIN = 10.0
 DURATION_MISSING_PENALTY = 3.0
 # Last words of a "when" answer without a date in it.
 _RELATIVE_DATE_ENDS = frozenset(
@@ -65,6 +76,7 @@ class AnswererModel:
     passage: LinearModel
     span: LinearModel
     answerability: LinearModel
+    confidence: LinearModel
     no_answer_threshold: float
 
     @classmethod
@@ -77,6 +89,7 @@ class AnswererModel:
             passage=LinearModel.from_json(data["passage"], PASSAGE_FEATURES),
             span=LinearModel.from_json(data["span"], SPAN_FEATURES, HASH_BUCKETS),
             answerability=LinearModel.from_json(data["answerability"], ANSWERABILITY_FEATURES),
+            confidence=LinearModel.from_json(data["confidence"], CONFIDENCE_FEATURES),
             no_answer_threshold=float(data["no_answer_threshold"]),
         )
 
@@ -88,6 +101,7 @@ class AnswererModel:
             "passage": self.passage.to_json(PASSAGE_FEATURES),
             "span": self.span.to_json(SPAN_FEATURES),
             "answerability": self.answerability.to_json(ANSWERABILITY_FEATURES),
+            "confidence": self.confidence.to_json(CONFIDENCE_FEATURES),
             **(extra or {}),
         }
 
@@ -100,6 +114,7 @@ class AnswerReading:
     ranked_passages: list[Passage]  # re-ranked, best first
     answerability: float
     answerability_features: np.ndarray | None = None  # what the training script learns from
+    confidence_inputs: np.ndarray | None = None  # confidence features but the answerability
 
 
 class Answerer:
@@ -162,13 +177,23 @@ class Answerer:
         )
         answerability = sigmoid(float(self.model.answerability.scores(evidence)))
         top_probability = float(probabilities[order[0]]) or 1.0
+        margin = float(combined[order[0]] - combined[order[1]]) if len(order) > 1 else _MAX_MARGIN
+        inputs = np.array(
+            [
+                top_probability,
+                min(margin, _MAX_MARGIN),
+                float(softmax(passage_scores)[reading.sentence_passage[order[0]]]),
+            ]
+        )
+        features = confidence_features(answerability, inputs)
+        top_confidence = sigmoid(float(self.model.confidence.scores(features)))
         with_span = k if short_answers is None else short_answers
         answers = [
             self._answer_from(
                 reading,
                 int(row),
                 terms,
-                answerability * min(float(probabilities[row]) / top_probability, 1.0),
+                top_confidence * min(float(probabilities[row]) / top_probability, 1.0),
                 with_span=rank < with_span,
             )
             for rank, row in enumerate(order[:k])
@@ -178,7 +203,7 @@ class Answerer:
             no_answer=answerability < self.no_answer_threshold,
             answers=answers,
         )
-        return AnswerReading(result, ranked, answerability, evidence)
+        return AnswerReading(result, ranked, answerability, evidence, inputs)
 
     def _answer_from(
         self,
@@ -223,6 +248,13 @@ class Answerer:
             confidence=min(max(confidence, 0.0), 1.0),
             chunk_id=passage.chunk_id,
         )
+
+
+def confidence_features(answerability: float, inputs: np.ndarray) -> np.ndarray:
+    """The confidence model's row: the answerability as a logit, then ``inputs`` (top sentence
+    probability, its margin, its passage's probability)."""
+    clipped = min(max(answerability, 1e-6), 1 - 1e-6)
+    return np.concatenate(([1.0, np.log(clipped / (1 - clipped))], inputs))
 
 
 def _best_balanced(scores: np.ndarray, spans: SpanTable, words: PassageWords) -> tuple[int, int]:

@@ -16,6 +16,8 @@ Metrics (answerable questions unless said otherwise):
   em, f1              of the top answer's short span, refused or not (the reader's quality)
   answered            share not refused at the threshold
   refused             share of unanswerable questions refused
+  confidence_error    expected calibration error of the top answer's confidence against "its
+                      sentence holds a gold answer" (unanswerable questions included: never)
   latency             p50/p95 of retrieve + answer, and of the answer stage alone, in ms
 """
 
@@ -226,6 +228,8 @@ def _ask_all(
     total_ms: list[float] = []
     answer_ms: list[float] = []
     depth = max(k, RERANK_DEPTH)
+    confidences: list[float] = []  # of the top answer, answerable and unanswerable questions
+    right: list[bool] = []  # its sentence holds a gold answer (never, when unanswerable)
     work = [(q, True) for q in questions] + [(q, False) for q in unanswerable]
     bar = _Progress(len(work)) if progress else None
     for done, (gold, answerable) in enumerate(work, 1):
@@ -239,6 +243,9 @@ def _ask_all(
         result = reading.result
         if bar:
             bar.update(done)
+        top = result.answers[0] if result.answers else None
+        confidences.append(top.confidence if top else 0.0)
+        right.append(answerable and top is not None and contains_answer(top.sentence, gold.answers))
         if not answerable:
             tally.unanswerable += 1
             tally.refused += result.no_answer
@@ -250,9 +257,8 @@ def _ask_all(
             tally.hit_at_1 += ranks[0] < 1
             tally.hit_at_k += ranks[0] < k
             tally.reciprocal_rank += 1 / (ranks[0] + 1)
-        if result.answers:
-            top = result.answers[0]
-            tally.sentence_right += contains_answer(top.sentence, gold.answers)
+        if top is not None:
+            tally.sentence_right += right[-1]
             if top.answer is not None:
                 tally.exact += best_over_golds(exact_match, top.answer, gold.answers)
                 tally.f1 += best_over_golds(f1_score, top.answer, gold.answers)
@@ -273,11 +279,26 @@ def _ask_all(
         "answered": round(tally.answered / asked, 4),
         "refused": round(tally.refused / tally.unanswerable, 4) if tally.unanswerable else None,
         "threshold": answerer.no_answer_threshold,
+        "confidence_error": calibration_error(confidences, right),
         "latency_ms_p50": _percentile(total_ms, 50),
         "latency_ms_p95": _percentile(total_ms, 95),
         "answer_ms_p50": _percentile(answer_ms, 50),
         "answer_ms_p95": _percentile(answer_ms, 95),
     }
+
+
+def calibration_error(confidences: Sequence[float], right: Sequence[bool], bins: int = 10):
+    """Expected calibration error: over ten equal-width bins of confidence, the gap between the
+    mean confidence and the share right, weighted by the bin's size (0 = calibrated)."""
+    if not confidences:
+        return None
+    values, hits = np.asarray(confidences, dtype=np.float64), np.asarray(right, dtype=np.float64)
+    which = np.minimum((values * bins).astype(np.int64), bins - 1)
+    error = 0.0
+    for number in np.unique(which):
+        inside = which == number
+        error += inside.mean() * abs(values[inside].mean() - hits[inside].mean())
+    return round(float(error), 4)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -368,6 +389,7 @@ def format_report(metrics: dict) -> str:
         f"F1                   {percent('f1')}",
         f"answered             {percent('answered')}  (threshold {metrics.get('threshold')})",
         f"refused (unanswer.)  {percent('refused')}",
+        f"confidence error     {metrics.get('confidence_error')}  (0 = calibrated)",
         f"latency p50 / p95    {metrics.get('latency_ms_p50')} / {metrics.get('latency_ms_p95')} ms"
         f"  (answer stage {metrics.get('answer_ms_p50')} / {metrics.get('answer_ms_p95')} ms)",
     ]
@@ -398,9 +420,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_MODEL_PATH,
+        help="answerer weights (default: the shipped ones); "
+        "python -m retrieval.train_answerer --output PATH trains dev-only weights",
+    )
     args = parser.parse_args(argv)
     parity = 0 if args.split == "dev" else 1
-    if args.split == "validation" and _trained_on_validation(DEFAULT_MODEL_PATH):
+    if args.split == "validation" and _trained_on_validation(args.model):
         print(
             "warning: the answerer's weights were trained on the validation articles too "
             "(train_answerer --all): these are not held-out numbers",
@@ -410,6 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.file,
         unanswerable=args.file,
         k=args.k,
+        answerer=Answerer(args.model),
         progress=sys.stderr.isatty(),
         articles=_by_parity(parity),
         unanswerable_articles=_by_parity(1 - parity),

@@ -9,6 +9,7 @@ import pytest
 
 from retrieval.engine import QAEngine
 from retrieval.evaluation import (
+    calibration_error,
     contains_answer,
     evaluate_jsonl,
     evaluate_squad,
@@ -139,6 +140,7 @@ def test_evaluate_squad_on_a_tiny_file(tmp_path: Path) -> None:
     assert metrics["em"] >= 2 / 3
     assert 0.0 <= metrics["f1"] <= 1.0
     assert metrics["refused"] is None
+    assert 0.0 <= metrics["confidence_error"] <= 1.0
     assert metrics["latency_ms_p50"] > 0
 
 
@@ -177,6 +179,21 @@ def test_evaluate_jsonl_against_an_engine(tmp_path: Path) -> None:
     assert metrics["recall@1"] == 1.0
     assert metrics["sentence_accuracy"] == 1.0
     assert metrics["answered"] == 1.0
+
+
+def test_calibration_error() -> None:
+    # Right as often as claimed in every bin: calibrated.
+    assert (
+        calibration_error([0.25] * 4 + [0.95] * 20, [True] + [False] * 3 + [True] * 19 + [False])
+        == 0.0
+    )
+    # Always sure, right half the time: off by half.
+    assert calibration_error([1.0, 1.0], [True, False]) == 0.5
+    # Two bins, each off by 0.1, weighted by their sizes.
+    assert calibration_error(
+        [0.1, 0.1, 0.9, 0.9, 0.9, 0.9], [False, False, True, True, True, True]
+    ) == pytest.approx(0.1)
+    assert calibration_error([], []) is None
 
 
 def test_format_report_lists_every_metric() -> None:
