@@ -63,6 +63,8 @@ CONFIDENCE_FEATURES = (
 )
 _MAX_MARGIN = 10.0
 DURATION_MISSING_PENALTY = 3.0
+# Words that belong to a "when" answer before its first word: "last week", "next Tuesday".
+_DATE_MODIFIERS = frozenset("last next this past previous coming early late".split())
 # Last words of a "when" answer without a date in it.
 _RELATIVE_DATE_ENDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday weekend yesterday today tonight "
@@ -225,11 +227,17 @@ class Answerer:
             span_scores = self.model.span.scores(spans.features, spans.hashed)
             span_scores = _prefer_typed_spans(span_scores, spans, words, terms.analysis.qtype)
             start_word, end_word = _best_balanced(span_scores, spans, words)
+            first, last = words.sentence_words[int(reading.sentence_local[row])]
             if terms.analysis.qtype is QuestionType.NUMBER:
-                first, last = words.sentence_words[int(reading.sentence_local[row])]
                 start_word, end_word = extend_number_span(
                     words, start_word, end_word, first, last, terms.analysis.counted_noun
                 )
+            elif (
+                terms.analysis.qtype is QuestionType.DATE
+                and start_word > first
+                and words.lower[start_word - 1] in _DATE_MODIFIERS
+            ):
+                start_word -= 1  # candidates never start with a stopword: "week" -> "last week"
             start, end = span_offsets(words, start_word, end_word)
             answer_start, answer_end = start - sentence_start, end - sentence_start
             answer = sentence_text[answer_start:answer_end]

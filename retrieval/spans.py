@@ -39,6 +39,9 @@ _TIME_UNITS = frozenset(
     "second seconds minute minutes hour hours day days week weeks month months year years "
     "decade decades century centuries".split()
 )
+# Titles that add nothing to a name the question already has: "Mr Tillerson" answers no
+# question about Tillerson.
+HONORIFICS = frozenset("mr mrs ms miss mx dr prof sir dame rev".split())
 _CURRENCY_BEFORE = "$£€¥"
 # A break between two words that a short answer rarely spans.
 _BREAK_RE = re.compile(r"[,;:()\[\]\"“”]|\s[-–—]\s|[–—]")
@@ -106,7 +109,8 @@ def word_info(word: str) -> WordInfo:
         is_stop=lower in STOPWORDS,
         is_number=lower[:1].isdigit() or lower in _NUMBER_WORDS,
         is_year=bool(_YEAR_RE.fullmatch(lower)),
-        is_month=lower in _MONTHS,
+        # Capitalised: "the attack may have been faked" holds no date.
+        is_month=lower in _MONTHS and word[:1].isupper(),
         is_time_unit=lower in _TIME_UNITS,
         term_code=code_of(term) if term else -1,
         word_code=code_of(lower),
@@ -248,7 +252,8 @@ def candidate_spans(
     """(start word, end word inclusive) of the short-answer candidates in words [first, last).
 
     A candidate neither starts nor ends with a stopword, and is not made only of the question's
-    own words and stopwords: an answer that repeats the question answers nothing.
+    own words and stopwords: an answer that repeats the question answers nothing. (Callers
+    count a title such as "Mr" as a question word for this.)
     """
     n = last - first
     if n <= 0:

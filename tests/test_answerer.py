@@ -103,6 +103,11 @@ def test_short_answer_by_question_type(
             "When were hopes of a deal dashed?",
             "past week",
         ),
+        (
+            "The bakery on Mill Street closed last week after the fire.",
+            "When did the bakery on Mill Street close?",
+            "last week",
+        ),
     ],
 )
 def test_when_without_a_date_answers_with_the_day_or_the_time_ago(

@@ -26,6 +26,7 @@ PARAGRAPHS = (
     "The satellite broadcaster Sky UK Limited was formerly known as British Sky Broadcasting.",
     "Harvest festivals were held in the valley every autumn, and farmers sold the apples. "
     "Traders from the coast arrived quickly.",
+    "The Kremlin had declined to confirm if Mr Putin would meet Mr Tillerson in Moscow.",
 )
 
 
@@ -136,3 +137,15 @@ def test_the_shipped_model_answers_with_the_new_span_features() -> None:
     assert best.answer == "Kublai Khan"
     assert best.sentence[best.answer_start : best.answer_end] == best.answer
     assert np.isfinite(best.confidence)
+
+
+def test_a_title_with_the_question_s_own_name_is_no_candidate() -> None:
+    # "Mr Tillerson" and "Mr Putin" only repeat the question's names.
+    spans, reading, row = _spans_of_sentence("Where did Tillerson meet Putin?", "Mr Putin")
+    words = reading.words[int(reading.sentence_passage[row])]
+    candidates = {
+        words.text[slice(*span_offsets(words, int(start), int(end)))]
+        for start, end in zip(spans.start_word, spans.end_word, strict=True)
+    }
+    assert "Moscow" in candidates
+    assert not candidates & {"Mr", "Mr Tillerson", "Mr Putin", "Putin would meet Mr Tillerson"}

@@ -113,3 +113,11 @@ def test_news_like_text_matches_the_per_word_definition(pieces: list[str]) -> No
 )
 def test_unbalanced_at_finds_the_first_broken_bracket_or_quote(text: str, broken_at: int) -> None:
     assert unbalanced_at(text) == broken_at
+
+
+def test_a_month_is_a_capitalised_word() -> None:
+    # "the attack may have been faked" holds no date; "in May" and "MARCH 3" do.
+    assert not word_info("may").is_month
+    assert not word_info("march").is_month
+    assert word_info("May").is_month
+    assert word_info("MARCH").is_month
