@@ -177,7 +177,9 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
     term_ids = reading.term_ids[offset : offset + len(words)]
     first, last = words.sentence_words[int(reading.sentence_local[row])]
     repeats = is_question.copy()
-    repeats[first:last] |= [word in HONORIFICS for word in words.lower[first:last]]
+    repeats[first:last] |= np.fromiter(
+        (word in HONORIFICS for word in words.lower[first:last]), dtype=bool, count=last - first
+    )
     starts, ends = candidate_spans(first, last, words.is_stop, repeats, MAX_SPAN_WORDS)
     n = len(starts)
     features = np.zeros((n, len(SPAN_FEATURES)))

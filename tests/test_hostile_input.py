@@ -184,6 +184,17 @@ def test_any_article_is_answered_with_valid_html(
     assert_valid_reply(formatting.format_result(result))
 
 
+def test_a_sentence_of_invisible_characters_is_read_without_error() -> None:
+    # Found by the test above: a sentence with no words left an empty candidate table.
+    article = Article("a.txt", "", None, None, ("<b>", "\u200b\u200c\u200d\u2060\ufeff"))
+    engine = QAEngine.from_articles([article])
+    try:
+        result = engine.answer("<b> \u200b\u200c\u200d\u2060\ufeff?", k=3)
+    finally:
+        engine.close()
+    assert_valid_reply(formatting.format_result(result))
+
+
 # -- the whole bot ------------------------------------------------------------------------------
 
 
