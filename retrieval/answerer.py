@@ -63,8 +63,12 @@ CONFIDENCE_FEATURES = (
 )
 _MAX_MARGIN = 10.0
 DURATION_MISSING_PENALTY = 3.0
-# Words that belong to a "when" answer before its first word: "last week", "next Tuesday".
-_DATE_MODIFIERS = frozenset("last next this past previous coming early late".split())
+# Words that belong to a "when" or "how long" answer before its first word: "last week", "next
+# Tuesday", "since 1951".
+_MODIFIERS = {
+    QuestionType.DATE: frozenset("last next this past previous coming early late".split()),
+    QuestionType.DURATION: frozenset(("since",)),
+}
 # Last words of a "when" answer without a date in it.
 _RELATIVE_DATE_ENDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday weekend yesterday today tonight "
@@ -223,19 +227,23 @@ class Answerer:
         sentence_text = chunk.text[sentence_start:sentence_end]
         answer = answer_start = answer_end = None
         spans = span_table(reading, row, terms) if with_span else None
+        span_scores = None
         if spans is not None and len(spans.start_word):
-            span_scores = self.model.span.scores(spans.features, spans.hashed)
-            span_scores = _prefer_typed_spans(span_scores, spans, words, terms.analysis.qtype)
+            span_scores = _prefer_typed_spans(
+                self.model.span.scores(spans.features, spans.hashed),
+                spans,
+                words,
+                terms.analysis.qtype,
+            )
+        if spans is not None and span_scores is not None:
             start_word, end_word = _best_balanced(span_scores, spans, words)
             first, last = words.sentence_words[int(reading.sentence_local[row])]
             if terms.analysis.qtype is QuestionType.NUMBER:
                 start_word, end_word = extend_number_span(
                     words, start_word, end_word, first, last, terms.analysis.counted_noun
                 )
-            elif (
-                terms.analysis.qtype is QuestionType.DATE
-                and start_word > first
-                and words.lower[start_word - 1] in _DATE_MODIFIERS
+            elif start_word > first and words.lower[start_word - 1] in _MODIFIERS.get(
+                terms.analysis.qtype, ()
             ):
                 start_word -= 1  # candidates never start with a stopword: "week" -> "last week"
             start, end = span_offsets(words, start_word, end_word)
@@ -295,16 +303,30 @@ def _is_whole(words: PassageWords, first: int, last: int) -> bool:
 
 def _prefer_typed_spans(
     scores: np.ndarray, spans: SpanTable, words: PassageWords, qtype: QuestionType
-) -> np.ndarray:
-    """For "how long" and "when", keep only spans that end with the unit or the date itself
-    ("six-year", "in 1932"), when the sentence has one: "how long" is too rare in SQuAD for the
-    model to learn, and a date answer trailing off into the rest of the clause is wrong. A
+) -> np.ndarray | None:
+    """For "how long" and "when", keep only spans that end with the counted unit or the date
+    itself ("six-year", "in 1932"), when the sentence has one: "how long" is too rare in SQuAD
+    for the model to learn, and a date answer trailing off into the rest of the clause is wrong. A
     "when" sentence without a date may still say when the news way ("on Tuesday", "last
-    week", "two days ago"): then those."""
+    week", "two days ago"): then those. A "how long" sentence without a counted duration (or
+    "since" a date) has no short answer to give (None): the sentence is shown alone."""
     end = spans.end_word
     is_type = spans.features[:, SPAN_FEATURES.index("matches_type")].astype(bool)
     if qtype is QuestionType.DURATION:
-        typed = words.is_time_unit[end] & is_type
+        # The unit right after its number: "18 months", "six-year", not "110,000 long tons of
+        # lead last year".
+        counted = (end > spans.start_word) & words.is_number[np.maximum(end - 1, 0)]
+        typed = words.is_time_unit[end] & is_type & counted
+        if not typed.any():  # "since 1951" says how long too
+            typed = (words.is_year[end] | words.is_month[end] | words.is_number[end]) & np.array(
+                [
+                    start > 0 and words.lower[start - 1] == "since"
+                    for start in spans.start_word.tolist()
+                ],
+                dtype=bool,
+            )
+        if not typed.any():
+            return None
     elif qtype is QuestionType.DATE:
         typed = (words.is_number[end] | words.is_year[end] | words.is_month[end]) & is_type
         if not typed.any():

@@ -119,6 +119,24 @@ def test_when_without_a_date_answers_with_the_day_or_the_time_ago(
     assert answerer.answer(question, passages, index.idf, k=1).answers[0].answer == expected
 
 
+def test_how_long_wants_a_counted_duration_or_no_short_answer(answerer: Answerer) -> None:
+    question = "How long did the strike at the smelter last?"
+    counted = "The strike at the smelter lasted 18 months, the union said."
+    passages, index = _passages((counted,), question)
+    assert answerer.answer(question, passages, index.idf, k=1).answers[0].answer == "18 months"
+    # A number and a time unit, but no duration: the sentence is shown without a short answer.
+    uncounted = "The strike at the smelter cut 110,000 long tons of lead from output last year."
+    passages, index = _passages((uncounted,), question)
+    best = answerer.answer(question, passages, index.idf, k=1).answers[0]
+    assert best.sentence == uncounted
+    assert best.answer is None
+    # "Since" a date says how long too.
+    since = "Radio Tyneside has been the hospital radio service since 1951."
+    question = "How long has Radio Tyneside been the hospital radio service?"
+    passages, index = _passages((since,), question)
+    assert answerer.answer(question, passages, index.idf, k=1).answers[0].answer == "since 1951"
+
+
 def test_answers_are_exact_substrings_with_true_offsets(harbour_engine: QAEngine) -> None:
     questions = [
         "Who said rescue teams had worked through the night?",
