@@ -285,17 +285,20 @@ def span_offsets(passage: PassageWords, start_word: int, end_word: int) -> tuple
     return start, end
 
 
-_PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("‘", "’"))
+# "<" ">" as Reuters writes ticker symbols: "A.H. Belo Corp <BLC>".
+_PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("‘", "’"), ("<", ">"))
+# Closers that also stand alone ("don’t", "x > 1"): checked only where their opener is.
+_LONE_CLOSERS_ALLOWED = frozenset("‘<")
 
 
 def unbalanced_at(text: str) -> int:
     """Where ``text`` first breaks its brackets and quotation marks: the earliest one closed
     before it opens or left open; -1 when none is. A short answer such as "1,388 (0.9%" reads
-    as broken. ("’" also ends "don’t": a text with no "‘" is not held to it; straight quotes,
-    which cannot say which way they face, must come in pairs.)"""
+    as broken. ("’" also ends "don’t", ">" compares: a text without their opener is not held
+    to them; straight quotes, which cannot say which way they face, must come in pairs.)"""
     broken = len(text)
     for opener, closer in _PAIRS:
-        if opener not in text and (closer not in text or opener == "‘"):
+        if opener not in text and (closer not in text or opener in _LONE_CLOSERS_ALLOWED):
             continue
         open_at: list[int] = []
         for position, character in enumerate(text):

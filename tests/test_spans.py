@@ -108,6 +108,9 @@ def test_news_like_text_matches_the_per_word_definition(pieces: list[str]) -> No
         ("“The Turk said", 0),
         ("don’t stop", -1),  # an apostrophe, not a closing quote
         ("‘quoted’ word", -1),
+        ("A.H. Belo Corp <BLC", 15),  # a Reuters ticker symbol, cut short
+        ("A.H. Belo Corp <BLC>", -1),
+        ("n > 1", -1),  # a comparison, not a bracket
         ("", -1),
     ],
 )
