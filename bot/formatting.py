@@ -123,6 +123,11 @@ def _first_fitting(render: Callable[[_Budget], str], fallback: str) -> str:
 
 # -- answers ----------------------------------------------------------------------------------
 
+# Under this confidence the reply says it may not answer: calibrated on SQuAD, fewer than one
+# such answer in four holds the answer (docs/evaluation.md), and on a big archive most answers
+# to questions it does not cover land here.
+LOW_CONFIDENCE = 0.3
+LOW_CONFIDENCE_TEXT = "Not sure this answers it. The closest I found:"
 NO_ANSWER_TEXT = (
     "The articles I have don't answer that. Try rephrasing the question with other words or"
     " names, or see /sources for what the articles cover."
@@ -158,6 +163,9 @@ def _distinct_others(best: Answer, candidates: Sequence[Answer], limit: int) -> 
 
 def _render_answer(best: Answer, others: list[Answer], budget: _Budget) -> str:
     lines: list[str] = []
+    if best.confidence < LOW_CONFIDENCE:
+        lines.append(f"<i>{escape(LOW_CONFIDENCE_TEXT)}</i>")
+        lines.append("")
     if best.answer and one_line(best.answer):
         lines.append(f"<b>{escape(clip_end(one_line(best.answer), budget.answer))}</b>")
         lines.append("")

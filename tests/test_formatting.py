@@ -34,6 +34,7 @@ def make_answer(
     paragraph: int = 22,
     doc_id: str = "seed.txt",
     answer_start: int | None = None,
+    confidence: float = 0.8,
 ) -> Answer:
     start = answer_start if answer_start is not None else sentence.find(answer) if answer else -1
     has_span = answer is not None and start >= 0
@@ -49,7 +50,7 @@ def make_answer(
         doc_id=doc_id,
         paragraph=paragraph,
         score=3.2,
-        confidence=0.8,
+        confidence=confidence,
     )
 
 
@@ -388,3 +389,12 @@ def test_length_is_counted_in_utf16_units_of_the_visible_text() -> None:
     assert not is_valid_message("😀" * 2049)
     assert not is_valid_message("<b>" + "&amp;" * 1000 + "</b>")  # raw HTML over the limit
     assert not is_valid_message("  ")
+
+
+def test_a_low_confidence_answer_says_it_may_not_answer() -> None:
+    unsure = formatting.format_result(result_of(make_answer(confidence=0.1)))
+    assert unsure.startswith(f"<i>{formatting.LOW_CONFIDENCE_TEXT}</i>")
+    assert "<b>87 people</b>" in unsure
+    assert is_valid_message(unsure)
+    sure = formatting.format_result(result_of(make_answer(confidence=0.9)))
+    assert formatting.LOW_CONFIDENCE_TEXT not in sure
