@@ -227,6 +227,15 @@ def test_no_answer_when_the_corpus_does_not_hold_it(seed_engine: QAEngine) -> No
     assert result.answers
 
 
+def test_confidence_is_high_for_the_answer_and_low_for_the_nearest_miss(
+    seed_engine: QAEngine,
+) -> None:
+    answered = seed_engine.answer("How many people did the attack kill?", k=1).answers[0]
+    missed = seed_engine.answer("What is the boiling point of liquid nitrogen?", k=1).answers[0]
+    assert answered.confidence > 0.7
+    assert missed.confidence < 0.1
+
+
 def test_threshold_is_configurable(seed_engine: QAEngine) -> None:
     question = "What is the boiling point of liquid nitrogen?"
     passages = seed_engine.retrieve(question, 10)
