@@ -318,9 +318,10 @@ def _prefer_typed_spans(
         counted = (end > spans.start_word) & words.is_number[np.maximum(end - 1, 0)]
         typed = words.is_time_unit[end] & is_type & counted
         if not typed.any():  # "since 1951" says how long too
+            since = _MODIFIERS[QuestionType.DURATION]
             typed = (words.is_year[end] | words.is_month[end] | words.is_number[end]) & np.array(
                 [
-                    start > 0 and words.lower[start - 1] == "since"
+                    start > 0 and words.lower[start - 1] in since
                     for start in spans.start_word.tolist()
                 ],
                 dtype=bool,

@@ -287,7 +287,9 @@ def _ask_all(
     }
 
 
-def calibration_error(confidences: Sequence[float], right: Sequence[bool], bins: int = 10):
+def calibration_error(
+    confidences: Sequence[float], right: Sequence[bool], bins: int = 10
+) -> float | None:
     """Expected calibration error: over ten equal-width bins of confidence, the gap between the
     mean confidence and the share right, weighted by the bin's size (0 = calibrated)."""
     if not confidences:

@@ -20,7 +20,7 @@ import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
 from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
-from retrieval.spans import HONORIFICS, MAX_SPAN_WORDS, PassageWords, candidate_spans
+from retrieval.spans import MAX_SPAN_WORDS, PassageWords, candidate_spans
 
 HASH_BUCKETS = 1 << 14
 _TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}
@@ -176,10 +176,8 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
     is_question = reading.is_question[offset : offset + len(words)]
     term_ids = reading.term_ids[offset : offset + len(words)]
     first, last = words.sentence_words[int(reading.sentence_local[row])]
-    repeats = is_question.copy()
-    repeats[first:last] |= np.fromiter(
-        (word in HONORIFICS for word in words.lower[first:last]), dtype=bool, count=last - first
-    )
+    # A title with the question's words repeats the question too: "Mr Tillerson".
+    repeats = is_question | words.is_title
     starts, ends = candidate_spans(first, last, words.is_stop, repeats, MAX_SPAN_WORDS)
     n = len(starts)
     features = np.zeros((n, len(SPAN_FEATURES)))

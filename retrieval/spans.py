@@ -41,7 +41,7 @@ _TIME_UNITS = frozenset(
 )
 # Titles that add nothing to a name the question already has: "Mr Tillerson" answers no
 # question about Tillerson.
-HONORIFICS = frozenset("mr mrs ms miss mx dr prof sir dame rev".split())
+_TITLES = frozenset("mr mrs ms miss mx dr prof sir dame rev".split())
 _CURRENCY_BEFORE = "$£€¥"
 # A break between two words that a short answer rarely spans.
 _BREAK_RE = re.compile(r"[,;:()\[\]\"“”]|\s[-–—]\s|[–—]")
@@ -137,6 +137,7 @@ class PassageWords:
     is_year: np.ndarray
     is_month: np.ndarray
     is_time_unit: np.ndarray
+    is_title: np.ndarray  # "Mr", "Dr": adds nothing to a name
     break_after: np.ndarray  # punctuation between this word and the next
     sentence_words: tuple[tuple[int, int], ...]  # [first, last + 1) word index per sentence
     sentence_bounds: np.ndarray  # the same as an (n, 2) array
@@ -161,6 +162,7 @@ _FLAG_COLUMNS = (
     "is_year",
     "is_month",
     "is_time_unit",
+    "is_title",
 )
 _codes_of_row = np.zeros((1024, len(_CODE_COLUMNS)), dtype=np.int64)
 _flags_of_row = np.zeros((1024, len(_FLAG_COLUMNS)), dtype=bool)
@@ -182,6 +184,7 @@ def _add_word(word: str) -> int:
         info.is_year,
         info.is_month,
         info.is_time_unit,
+        info.lower in _TITLES,
     )
     _LOWER_OF_ROW.append(info.lower)
     _TERM_OF_ROW.append(info.term)
@@ -239,6 +242,7 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
         is_year=columns["is_year"],
         is_month=columns["is_month"],
         is_time_unit=columns["is_time_unit"],
+        is_title=columns["is_title"],
         break_after=breaks,
         sentence_words=tuple(map(tuple, sentence_bounds.tolist())),
         sentence_bounds=sentence_bounds,
