@@ -539,7 +539,6 @@ ANSWERABILITY_FEATURES: tuple[str, ...] = (
     "top_sentence_probability",
     "top_sentence_score",
     "known_term_fraction",
-    "known_mass_fraction",
     "term_count_log",
     "bm25_per_mass",  # best passage score / question idf mass
     "top_passage_coverage",
@@ -568,11 +567,10 @@ def answerability_features(
     features[4] = float(probabilities[top_row])
     features[5] = float(scores[top_row])
     features[6] = float(question.known.mean())
-    features[7] = float(question.weights[question.known].sum()) / question.mass
-    features[8] = np.log(len(question.terms))
-    features[9] = max(p.score for p in reading.passages) / question.mass
-    features[10] = float(table.passage_coverage[top_passage])
-    features[11] = float(
+    features[7] = np.log(len(question.terms))
+    features[8] = max(p.score for p in reading.passages) / question.mass
+    features[9] = float(table.passage_coverage[top_passage])
+    features[10] = float(
         reading.presence[in_passage, rarest].any() or reading.title_presence[top_passage, rarest]
     )
     return features
