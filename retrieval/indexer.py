@@ -71,10 +71,12 @@ def content_hash(data: bytes) -> str:
 
 
 # Work goes out in batches of at most this many articles (or files) and about this much text:
-# small enough to keep every worker busy and to stop soon after a cancel, big enough that the
-# per-batch costs (a process round trip, an executemany) stay small.
-BATCH_ARTICLES = 256
-BATCH_BYTES = 256 * 1024
+# small enough to keep every worker busy and to stop soon after a cancel (a batch is about
+# 0.2 s of a worker's time), big enough that the per-batch costs (a process round trip, a
+# vocabulary of its own, an executemany) stay small. On the news corpora, cold: 256 kB batches
+# 8.2-8.8 s, 1 MB 6.9-8.3 s (median 7.8 s, 10 runs), 2 and 4 MB no better (docs/benchmarks.md).
+BATCH_ARTICLES = 1024
+BATCH_BYTES = 1024 * 1024
 # Worker processes repay their start-up only on a big change, such as a first index.
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 IN_FLIGHT_BATCHES = 8  # batches handed out ahead of the writer: bounded memory on any archive
