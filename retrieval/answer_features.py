@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -26,6 +27,14 @@ from retrieval.tokenizer import stem, tokenize, words
 # rarest known term of the question (or this much when none is known), not as 0.
 MIN_UNKNOWN_IDF = 4.0
 _TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}
+
+
+class TermStatistics(Protocol):
+    """What the answerer needs to know of the index: each term's idf, and its size."""
+
+    n_docs: int
+
+    def idf(self, term: str) -> float: ...
 
 
 @dataclass(slots=True)
@@ -543,6 +552,11 @@ ANSWERABILITY_FEATURES: tuple[str, ...] = (
     "bm25_per_mass",  # best passage score / question idf mass
     "top_passage_coverage",
     "rarest_term_found",  # the question's rarest term occurs in the chosen passage
+    # The idf mass of the question terms the chosen passage holds, minus the log of the number
+    # of passages: the log of how many passages would hold them all by chance (as far as the
+    # terms are independent), negated. The same coverage is less telling in a bigger index, and
+    # this says by how much, which training on a few SQuAD articles could not learn.
+    "match_surprise",
 )
 
 
@@ -553,6 +567,7 @@ def answerability_features(
     top_row: int,
     probabilities: np.ndarray,
     scores: np.ndarray,
+    corpus_size: int,
 ) -> np.ndarray:
     features = np.zeros(len(ANSWERABILITY_FEATURES))
     features[0] = 1.0
@@ -573,4 +588,5 @@ def answerability_features(
     features[10] = float(
         reading.presence[in_passage, rarest].any() or reading.title_presence[top_passage, rarest]
     )
+    features[11] = features[9] * question.mass - np.log(max(corpus_size, 1))
     return features

@@ -19,7 +19,7 @@ shipped as retrieval/data/answerer.json:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from retrieval.answer_features import (
     SENTENCE_FEATURES,
     QuestionTerms,
     Reading,
+    TermStatistics,
     answerability_features,
     passage_table,
     question_terms,
@@ -140,26 +141,27 @@ class Answerer:
         self,
         question: str,
         passages: Sequence[Passage],
-        idf: Callable[[str], float],
+        index: TermStatistics,
         k: int = 3,
         short_answers: int | None = None,
     ) -> AnswerResult:
         """Up to ``k`` answers from different sentences, best first; ``no_answer`` when the
-        passages do not seem to hold the answer (the candidates are listed all the same).
-        Only the first ``short_answers`` (default: all) get a short answer in their sentence:
-        a caller that shows the others as sentences saves the span scoring for them."""
-        return self.read(question, passages, idf, k, short_answers).result
+        passages (retrieved from ``index``) do not seem to hold the answer (the candidates are
+        listed all the same). Only the first ``short_answers`` (default: all) get a short
+        answer in their sentence: a caller that shows the others as sentences saves the span
+        scoring for them."""
+        return self.read(question, passages, index, k, short_answers).result
 
     def read(
         self,
         question: str,
         passages: Sequence[Passage],
-        idf: Callable[[str], float],
+        index: TermStatistics,
         k: int = 3,
         short_answers: int | None = None,
     ) -> AnswerReading:
         """``answer`` plus the re-ranked passages and the answerability probability."""
-        terms = question_terms(analyze_question(question), idf)
+        terms = question_terms(analyze_question(question), index.idf)
         reading = read_passages(passages, terms)
         table = sentence_table(reading, terms)
         if len(table.features) == 0 or not terms.terms:
@@ -179,7 +181,7 @@ class Answerer:
         passage_order = np.lexsort((np.arange(len(passages)), -passage_scores))
         ranked = [passages[int(i)] for i in passage_order]
         evidence = answerability_features(
-            terms, reading, table, int(order[0]), probabilities, scores
+            terms, reading, table, int(order[0]), probabilities, scores, index.n_docs
         )
         answerability = sigmoid(float(self.model.answerability.scores(evidence)))
         top_probability = float(probabilities[order[0]]) or 1.0

@@ -179,7 +179,7 @@ class QAEngine:
         if not passages:
             return AnswerResult(question=question, no_answer=True, answers=[])
         return self.answerer.answer(
-            question, passages, snapshot.index.idf, k=k, short_answers=short_answers
+            question, passages, snapshot.index, k=k, short_answers=short_answers
         )
 
     def _retrieve(self, terms: list[str], k: int) -> tuple[_Snapshot, list[Passage]]:

@@ -236,7 +236,7 @@ def _ask_all(
         started = time.perf_counter()
         passages = engine.retrieve(gold.question, depth)
         retrieved = time.perf_counter()
-        reading = answerer.read(gold.question, passages, engine.index.idf, k=1)
+        reading = answerer.read(gold.question, passages, engine.index, k=1)
         finished = time.perf_counter()
         total_ms.append((finished - started) * 1000)
         answer_ms.append((finished - retrieved) * 1000)

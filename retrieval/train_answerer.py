@@ -343,7 +343,7 @@ def _answerability_rows(
     features, inputs, right = [], [], []
     for gold in questions:
         passages = index.retrieve(gold.question, RERANK_DEPTH)
-        reading = answerer.read(gold.question, passages, index.index.idf, k=1)
+        reading = answerer.read(gold.question, passages, index.index, k=1)
         evidence = reading.answerability_features
         features.append(evidence if evidence is not None else np.zeros(len(ANSWERABILITY_FEATURES)))
         known = reading.confidence_inputs

@@ -116,25 +116,25 @@ def test_when_without_a_date_answers_with_the_day_or_the_time_ago(
     """News says when the news way: a "when" answer then ends with the day or "ago", not with
     whatever the span model likes best in a sentence that holds no date."""
     passages, index = _passages((sentence,), question)
-    assert answerer.answer(question, passages, index.idf, k=1).answers[0].answer == expected
+    assert answerer.answer(question, passages, index, k=1).answers[0].answer == expected
 
 
 def test_how_long_wants_a_counted_duration_or_no_short_answer(answerer: Answerer) -> None:
     question = "How long did the strike at the smelter last?"
     counted = "The strike at the smelter lasted 18 months, the union said."
     passages, index = _passages((counted,), question)
-    assert answerer.answer(question, passages, index.idf, k=1).answers[0].answer == "18 months"
+    assert answerer.answer(question, passages, index, k=1).answers[0].answer == "18 months"
     # A number and a time unit, but no duration: the sentence is shown without a short answer.
     uncounted = "The strike at the smelter cut 110,000 long tons of lead from output last year."
     passages, index = _passages((uncounted,), question)
-    best = answerer.answer(question, passages, index.idf, k=1).answers[0]
+    best = answerer.answer(question, passages, index, k=1).answers[0]
     assert best.sentence == uncounted
     assert best.answer is None
     # "Since" a date says how long too.
     since = "Radio Tyneside has been the hospital radio service since 1951."
     question = "How long has Radio Tyneside been the hospital radio service?"
     passages, index = _passages((since,), question)
-    assert answerer.answer(question, passages, index.idf, k=1).answers[0].answer == "since 1951"
+    assert answerer.answer(question, passages, index, k=1).answers[0].answer == "since 1951"
 
 
 def test_answers_are_exact_substrings_with_true_offsets(harbour_engine: QAEngine) -> None:
@@ -185,7 +185,7 @@ def test_a_short_answer_never_leaves_a_bracket_open(
     """Spans such as "1,388 (0.9%" score well here (a figure next to the question's words):
     whichever the model prefers, the answer is a figure with its brackets closed."""
     passages, index = _passages((sentence,), question)
-    answer = answerer.answer(question, passages, index.idf, k=1).answers[0].answer
+    answer = answerer.answer(question, passages, index, k=1).answers[0].answer
     assert answer and any(c.isdigit() for c in answer) and answer in sentence
     assert answer.count("(") == answer.count(")")
 
@@ -214,7 +214,7 @@ def test_paragraph_is_the_one_holding_the_sentence() -> None:
     question = "How many new paintings did the museum show?"
     passages, index = _passages(paragraphs, question)
     assert passages[0].chunk.paragraph == 1
-    best = Answerer().answer(question, passages, index.idf, k=1).answers[0]
+    best = Answerer().answer(question, passages, index, k=1).answers[0]
     assert best.paragraph == 2
     assert "300" in (best.answer or "")
 
@@ -239,11 +239,11 @@ def test_confidence_is_high_for_the_answer_and_low_for_the_nearest_miss(
 def test_threshold_is_configurable(seed_engine: QAEngine) -> None:
     question = "What is the boiling point of liquid nitrogen?"
     passages = seed_engine.retrieve(question, 10)
-    idf = seed_engine.index.idf
-    assert not Answerer(no_answer_threshold=0.0).answer(question, passages, idf).no_answer
+    index = seed_engine.index
+    assert not Answerer(no_answer_threshold=0.0).answer(question, passages, index).no_answer
     answered = "How many people did the attack kill?"
     passages = seed_engine.retrieve(answered, 10)
-    assert Answerer(no_answer_threshold=1.01).answer(answered, passages, idf).no_answer
+    assert Answerer(no_answer_threshold=1.01).answer(answered, passages, index).no_answer
 
 
 def test_default_threshold_comes_from_the_weights_file(answerer: Answerer) -> None:
@@ -252,14 +252,15 @@ def test_default_threshold_comes_from_the_weights_file(answerer: Answerer) -> No
 
 
 def test_no_passages_means_no_answer(answerer: Answerer) -> None:
-    result = answerer.answer("Who met Tillerson?", [], lambda term: 0.0)
+    index = BM25Index.from_documents([["unrelated"]])
+    result = answerer.answer("Who met Tillerson?", [], index)
     assert result.no_answer
     assert result.answers == []
 
 
 def test_question_without_content_words(answerer: Answerer) -> None:
     passages, index = _passages(PARAGRAPHS, "quake")
-    result = answerer.answer("What is it?", passages, index.idf)
+    result = answerer.answer("What is it?", passages, index)
     assert result.no_answer
 
 
@@ -329,3 +330,24 @@ def test_the_best_span_is_cut_before_a_bracket_it_leaves_open() -> None:
     )
     start, end = _best_balanced(np.array([2.0, 1.0]), spans, words)
     assert text[slice(*span_offsets(words, start, end))] == "1,388"
+
+
+def test_the_same_match_tells_less_in_a_bigger_index(
+    answerer: Answerer, seed_engine: QAEngine
+) -> None:
+    # A passage holding the question's words is likelier by chance among a million passages
+    # than among a hundred: the same evidence must weigh less (match_surprise).
+    question = "How many people did the attack kill?"
+    passages = seed_engine.retrieve(question, 10)
+    index = seed_engine.index
+
+    class Bigger:
+        n_docs = index.n_docs * 10_000
+        idf = staticmethod(index.idf)
+
+    as_indexed = answerer.read(question, passages, index, k=1)
+    bigger = answerer.read(question, passages, Bigger(), k=1)
+    assert bigger.answerability < as_indexed.answerability
+    assert [a.sentence for a in bigger.result.answers] == [
+        a.sentence for a in as_indexed.result.answers
+    ]

@@ -132,7 +132,7 @@ def test_sentence_word_order_and_anchor_features() -> None:
 
 def test_the_shipped_model_answers_with_the_new_span_features() -> None:
     _terms, reading, index = _read("Who started the Yuan dynasty?")
-    result = Answerer().answer("Who started the Yuan dynasty?", reading.passages, index.idf)
+    result = Answerer().answer("Who started the Yuan dynasty?", reading.passages, index)
     best = result.answers[0]
     assert best.answer == "Kublai Khan"
     assert best.sentence[best.answer_start : best.answer_end] == best.answer

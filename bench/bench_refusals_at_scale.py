@@ -1,0 +1,87 @@
+"""Answered and refused at product scale: SQuAD questions against a news archive.
+
+The no-answer model is fitted on indexes of a few SQuAD articles (~400 passages); a news archive
+holds 100,000, where an off-topic question meets far more near-misses. This puts the SQuAD
+validation articles (odd positions in the file) into one index with the news corpora, asks a
+sample of their questions (answerable) and of the dev articles' questions (unanswerable: their
+articles are not indexed), and reports both shares, as docs/evaluation.md quotes them.
+
+    .venv/bin/python bench/bench_refusals_at_scale.py --news ../shared/data/news \\
+        --squad ../shared/data/qa/squad-dev-shared.json --model /tmp/dev-only.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+from retrieval.answerer import DEFAULT_MODEL_PATH, RERANK_DEPTH, Answerer
+from retrieval.corpus import read_articles
+from retrieval.evaluation import (
+    GoldQuestion,
+    contains_answer,
+    select_articles,
+    squad_articles,
+    squad_questions,
+)
+from retrieval.train_answerer import InMemoryIndex, is_dev, is_validation
+
+
+def _ask(
+    answerer: Answerer, index: InMemoryIndex, questions: list[GoldQuestion]
+) -> tuple[int, int]:
+    """(answered, answered with a sentence that holds a gold answer)."""
+    answered = right = 0
+    for gold in questions:
+        passages = index.retrieve(gold.question, RERANK_DEPTH)
+        result = answerer.answer(gold.question, passages, index.index, k=1)
+        if result.no_answer:
+            continue
+        answered += 1
+        top = result.answers[0]
+        right += top.doc_id == gold.doc_id and contains_answer(top.sentence, gold.answers)
+    return answered, right
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--news", type=Path, required=True, help="a news corpus folder")
+    parser.add_argument("--squad", type=Path, required=True, help="squad-dev-shared.json")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--sample", type=int, default=800, help="questions of each kind")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
+    validation = select_articles(data, is_validation)
+    dev = select_articles(data, is_dev)
+    rng = random.Random(0)
+    answerable = squad_questions(validation)
+    answerable = rng.sample(answerable, min(args.sample, len(answerable)))
+    unanswerable = squad_questions(dev)
+    unanswerable = rng.sample(unanswerable, min(args.sample, len(unanswerable)))
+    news = list(read_articles(args.news))
+    index = InMemoryIndex(news + squad_articles(validation))
+    answerer = Answerer(args.model)
+    answered, right = _ask(answerer, index, answerable)
+    wrongly_answered, _ = _ask(answerer, index, unanswerable)
+    print(
+        f"{len(news)} news articles + {len(validation)} SQuAD articles: "
+        f"{index.index.n_docs} passages; weights {args.model}"
+    )
+    print(
+        f"answerable ({len(answerable)}): answered {answered / len(answerable):.3f}, "
+        f"right sentence among the answered {right / max(answered, 1):.3f}"
+    )
+    print(
+        f"unanswerable ({len(unanswerable)}): "
+        f"refused {1 - wrongly_answered / len(unanswerable):.3f}"
+    )
+    print(f"{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
