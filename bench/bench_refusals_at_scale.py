@@ -18,32 +18,10 @@ import random
 import time
 from pathlib import Path
 
-from retrieval.answerer import DEFAULT_MODEL_PATH, RERANK_DEPTH, Answerer
+from retrieval.answerer import DEFAULT_MODEL_PATH, Answerer
 from retrieval.corpus import read_articles
-from retrieval.evaluation import (
-    GoldQuestion,
-    contains_answer,
-    select_articles,
-    squad_articles,
-    squad_questions,
-)
+from retrieval.evaluation import _ask_all, select_articles, squad_articles, squad_questions
 from retrieval.train_answerer import InMemoryIndex, is_dev, is_validation
-
-
-def _ask(
-    answerer: Answerer, index: InMemoryIndex, questions: list[GoldQuestion]
-) -> tuple[int, int]:
-    """(answered, answered with a sentence that holds a gold answer)."""
-    answered = right = 0
-    for gold in questions:
-        passages = index.retrieve(gold.question, RERANK_DEPTH)
-        result = answerer.answer(gold.question, passages, index.index, k=1)
-        if result.no_answer:
-            continue
-        answered += 1
-        top = result.answers[0]
-        right += top.doc_id == gold.doc_id and contains_answer(top.sentence, gold.answers)
-    return answered, right
 
 
 def main() -> None:
@@ -57,29 +35,20 @@ def main() -> None:
     started = time.perf_counter()
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
     validation = select_articles(data, is_validation)
-    dev = select_articles(data, is_dev)
     rng = random.Random(0)
     answerable = squad_questions(validation)
     answerable = rng.sample(answerable, min(args.sample, len(answerable)))
-    unanswerable = squad_questions(dev)
+    unanswerable = squad_questions(select_articles(data, is_dev))
     unanswerable = rng.sample(unanswerable, min(args.sample, len(unanswerable)))
     news = list(read_articles(args.news))
     index = InMemoryIndex(news + squad_articles(validation))
-    answerer = Answerer(args.model)
-    answered, right = _ask(answerer, index, answerable)
-    wrongly_answered, _ = _ask(answerer, index, unanswerable)
+    metrics = _ask_all(index, Answerer(args.model), answerable, unanswerable, 5, progress=False)
     print(
         f"{len(news)} news articles + {len(validation)} SQuAD articles: "
         f"{index.index.n_docs} passages; weights {args.model}"
     )
-    print(
-        f"answerable ({len(answerable)}): answered {answered / len(answerable):.3f}, "
-        f"right sentence among the answered {right / max(answered, 1):.3f}"
-    )
-    print(
-        f"unanswerable ({len(unanswerable)}): "
-        f"refused {1 - wrongly_answered / len(unanswerable):.3f}"
-    )
+    shown = ("recall@1", "recall@5", "sentence_accuracy", "answered", "refused", "threshold")
+    print(json.dumps({name: metrics[name] for name in shown}))
     print(f"{time.perf_counter() - started:.0f} s")
 
 
