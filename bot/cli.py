@@ -136,8 +136,8 @@ def open_engine(corpus: Path, db: Path, *, progress: bool, threshold: float | No
 
 def run_index(args: argparse.Namespace) -> int:
     from retrieval.corpus import CorpusNotFound
-    from retrieval.indexer import refresh
-    from retrieval.store import Store, StoreError
+    from retrieval.index_update import update_index
+    from retrieval.store import StoreError
 
     corpus, db = _paths(args)
     if args.rebuild:
@@ -145,15 +145,12 @@ def run_index(args: argparse.Namespace) -> int:
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     bar = ProgressBar() if sys.stderr.isatty() else None
     try:
-        store = Store(db)
-    except StoreError as error:
-        raise UsageError(str(error)) from error
-    try:
-        summary = refresh(store, corpus, bar.update if bar else None)
+        summary = update_index(db, corpus, bar.update if bar else None)
     except CorpusNotFound as error:
         raise UsageError(f"corpus folder not found: {error}") from error
+    except StoreError as error:
+        raise UsageError(str(error)) from error
     finally:
-        store.close()
         if bar:
             bar.close()
     print(summary)

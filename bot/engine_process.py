@@ -27,7 +27,8 @@ from typing import Any
 
 from retrieval.answerer import RERANK_DEPTH
 from retrieval.answers import AnswerResult
-from retrieval.engine import ReloadInProgress, prepare_store, update_index
+from retrieval.engine import ReloadInProgress, prepare_store
+from retrieval.index_update import update_index
 from retrieval.indexer import IndexSummary, Progress
 from retrieval.store import SourceInfo
 

@@ -18,7 +18,8 @@ from retrieval.answerer import RERANK_DEPTH, Answerer
 from retrieval.answers import AnswerResult
 from retrieval.bm25 import BM25Index
 from retrieval.documents import Article, Passage
-from retrieval.indexer import IndexSummary, PendingFile, Progress, refresh, write_articles
+from retrieval.index_update import update_index
+from retrieval.indexer import IndexSummary, PendingFile, Progress, write_articles
 from retrieval.store import REBUILD_HINT, SourceInfo, Store, StoredFile, StoreError
 from retrieval.tokenizer import tokenize
 
@@ -249,21 +250,6 @@ def prepare_store(
     if Path(db_path).exists():
         return [f"{db_path} is read-only: answering from the index as it is"]
     return []
-
-
-def update_index(
-    db_path: Path | str,
-    corpus: Path,
-    progress: Progress | None = None,
-    cancel: threading.Event | None = None,
-) -> IndexSummary:
-    """Bring the store at ``db_path`` up to date with ``corpus`` (see indexer.refresh); an
-    engine serving that store picks the change up with ``reopen``."""
-    writer = Store(db_path)
-    try:
-        return refresh(writer, corpus, progress, cancel)
-    finally:
-        writer.close()
 
 
 def stored_generation(db_path: Path | str) -> str | None:

@@ -90,12 +90,17 @@ class Store:
     """A NewsBite SQLite database. Not thread-safe: one ``Store`` per thread of use.
 
     ``read_only`` opens without ever writing (snapshot readers, a database on read-only
-    storage); such a store must already have been created by a writer.
+    storage); such a store must already have been created by a writer. ``bulk_load`` writes
+    a new database that nobody reads yet without the log and syncs that make an update safe
+    to serve, until ``finish_bulk_load`` (see retrieval.first_index).
     """
 
-    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, read_only: bool = False, bulk_load: bool = False
+    ) -> None:
         self.path = str(path)
         self.read_only = read_only
+        self.bulk_load = bulk_load
         try:
             if self.path == ":memory:":
                 conn = sqlite3.connect(":memory:", check_same_thread=False)
@@ -139,12 +144,23 @@ class Store:
     def close(self) -> None:
         self.db.conn.close()
 
+    def finish_bulk_load(self) -> None:
+        """Make a ``bulk_load`` database one that can be served and updated safely."""
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.enable_wal()
+        self.bulk_load = False
+
     # -- schema -----------------------------------------------------------------------------
 
     def _create_schema(self) -> None:
-        if self.path != ":memory:":
-            self.db.enable_wal()
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        if self.bulk_load:
+            # A journal in memory still lets a cancelled update roll back.
+            self.db.execute("PRAGMA journal_mode=MEMORY")
+            self.db.execute("PRAGMA synchronous=OFF")
+        else:
+            if self.path != ":memory:":
+                self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous=NORMAL")
         with self.db.atomic():
             self.db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
             self.db["files"].create(

@@ -44,16 +44,16 @@ def test_reload_with_nothing_changed_keeps_the_index(engine):
 
 def test_second_reload_while_one_runs_is_refused(engine, monkeypatch):
     started, release = threading.Event(), threading.Event()
-    import retrieval.engine as engine_module
+    import retrieval.index_update as index_update
 
-    real_refresh = engine_module.refresh
+    real_refresh = index_update.refresh
 
     def slow_refresh(*args, **kwargs):
         started.set()
         release.wait(5)
         return real_refresh(*args, **kwargs)
 
-    monkeypatch.setattr(engine_module, "refresh", slow_refresh)
+    monkeypatch.setattr(index_update, "refresh", slow_refresh)
     worker = threading.Thread(target=engine.reload)
     worker.start()
     started.wait(5)
@@ -66,13 +66,13 @@ def test_second_reload_while_one_runs_is_refused(engine, monkeypatch):
 
 
 def test_failed_reload_keeps_the_old_index_serving(engine, seeds_corpus, monkeypatch):
-    import retrieval.engine as engine_module
+    import retrieval.index_update as index_update
 
     def broken(*args, **kwargs):
         raise OSError("disk on fire")
 
     index = engine.index
-    monkeypatch.setattr(engine_module, "refresh", broken)
+    monkeypatch.setattr(index_update, "refresh", broken)
     with pytest.raises(OSError):
         engine.reload()
     assert engine.index is index
