@@ -70,6 +70,10 @@ class Writer(Protocol):
         self, file: IndexFile, first: bool, batch: PreparedBatch, articles: range
     ) -> None: ...
 
+    def write_many(
+        self, writes: list[tuple[IndexFile, bool, range]], batch: PreparedBatch
+    ) -> None: ...
+
 
 class Ticker(Protocol):
     def __call__(self, files_done: int = 0) -> None: ...
@@ -296,12 +300,16 @@ class Pipeline:
         return self._article_steps(file, parsed.articles)
 
     def _write_files(self, step: _Step, outcomes: list[FileOutcome], batch: PreparedBatch) -> None:
+        writes = []
         position = 0
         for file, (warnings, articles) in zip(step.files, outcomes, strict=True):
             if self.writer.accept(file, warnings, articles):
-                self.tick()
-                self.writer.write(file, True, batch, range(position, position + articles))
+                writes.append((file, True, range(position, position + articles)))
             position += articles
+        self.tick()
+        if writes:
+            self.writer.write_many(writes, batch)
+        for _ in step.files:
             self.tick(files_done=1)
 
     def _write_articles(self, step: _Step, batch: PreparedBatch) -> None:

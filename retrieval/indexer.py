@@ -172,19 +172,29 @@ class _Writer:
 
     def write(self, file: IndexFile, first: bool, batch: PreparedBatch, articles: range) -> None:
         """Store ``batch.articles[articles]`` as articles of ``file``."""
-        if first:
-            if file.replace:
-                self.store.remove_file(file.stored.rel_path)
-            self.store.add_file(file.stored)
-            self._doc_ids = set()
+        self.write_many([(file, first, articles)], batch)
+
+    def write_many(self, writes: list[tuple[IndexFile, bool, range]], batch: PreparedBatch) -> None:
+        """``write`` for several files of one batch, in one insert: a batch of small files
+        would otherwise cost an insert per file (per chunk, 2.5 times as much)."""
         self._use(batch)
-        # The reader keeps ids unique within a file; this guards the store's unique index.
-        kept = []
-        for index in articles:
-            doc_id = batch.articles[index][0][0]
-            if doc_id not in self._doc_ids:
-                self._doc_ids.add(doc_id)
-                kept.append(index)
+        new_files: list[StoredFile] = []
+        kept: list[int] = []
+        rel_paths: list[str] = []
+        for file, first, articles in writes:
+            if first:
+                if file.replace:
+                    self.store.remove_file(file.stored.rel_path)
+                new_files.append(file.stored)
+                self._doc_ids = set()
+            # The reader keeps ids unique within a file; this guards the store's unique index.
+            for index in articles:
+                doc_id = batch.articles[index][0][0]
+                if doc_id not in self._doc_ids:
+                    self._doc_ids.add(doc_id)
+                    kept.append(index)
+                    rel_paths.append(file.stored.rel_path)
+        self.store.add_files(new_files)
         token_ranges = [self._token_range(index) for index in kept]
         blob = self._store_term_blob(token_ranges)
         rows: list[list[ChunkBlobRow]] = []
@@ -204,9 +214,7 @@ class _Writer:
                 chunk_start = chunk_end
             rows.append(article_rows)
             offset += token_end - token_start
-        self.store.add_article_rows(
-            file.stored.rel_path, [batch.articles[index][0] for index in kept], rows
-        )
+        self.store.add_article_rows(rel_paths, [batch.articles[index][0] for index in kept], rows)
         # Stored as they come rather than all at the end, where nothing else would overlap.
         self.store.add_terms(self.term_ids.take_added())
         self.chunks_written += sum(map(len, rows))

@@ -243,9 +243,12 @@ class Store:
 
     def add_file(self, stored: StoredFile) -> None:
         """Record a file as indexed (its articles follow with ``add_article``)."""
-        self.db.conn.execute(
+        self.add_files([stored])
+
+    def add_files(self, files: Sequence[StoredFile]) -> None:
+        self.db.conn.executemany(
             "INSERT INTO files (rel_path, content_hash, size, mtime_ns) VALUES (?, ?, ?, ?)",
-            [stored.rel_path, stored.content_hash, stored.size, stored.mtime_ns],
+            [(f.rel_path, f.content_hash, f.size, f.mtime_ns) for f in files],
         )
 
     def add_articles(
@@ -256,7 +259,7 @@ class Store:
     ) -> None:
         """Store articles of ``rel_path``, each with its chunks."""
         self.add_article_rows(
-            rel_path,
+            [rel_path] * len(articles),
             [(a.doc_id, a.title, a.url, a.date, len(a.paragraphs)) for a in articles],
             [
                 [(*chunk[:5], _int32_bytes(chunk[5])) for chunk in article_chunks]
@@ -266,11 +269,12 @@ class Store:
 
     def add_article_rows(
         self,
-        rel_path: str,
+        rel_paths: Sequence[str],
         articles: Sequence[ArticleRow],
         chunks: Sequence[Sequence[ChunkBlobRow]],
     ) -> None:
-        """``add_articles`` for rows already in their stored form (the indexer's bulk path)."""
+        """``add_articles`` for rows already in their stored form (the indexer's bulk path),
+        each article of the file in ``rel_paths`` at the same position."""
         first_id = self.db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM articles")
         article_ids = range(first_id.fetchone()[0], 1 << 62)
         self.db.conn.executemany(
@@ -278,8 +282,8 @@ class Store:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 (article_id, doc_id, rel_path, title, url, date, paragraphs)
-                for article_id, (doc_id, title, url, date, paragraphs) in zip(
-                    article_ids, articles, strict=False
+                for article_id, rel_path, (doc_id, title, url, date, paragraphs) in zip(
+                    article_ids, rel_paths, articles, strict=False
                 )
             ],
         )

@@ -40,7 +40,7 @@ def test_article_rows_with_bytearray_blobs_store_what_add_articles_stores():
     with by_rows.transaction():
         by_rows.add_file(StoredFile("a.txt", "h", 1, 1))
         by_rows.add_article_rows(
-            "a.txt",
+            ["a.txt"],
             [(ARTICLE.doc_id, ARTICLE.title, ARTICLE.url, ARTICLE.date, 2)],
             [
                 [
