@@ -8,6 +8,7 @@ import multiprocessing
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -127,6 +128,38 @@ def test_workers_store_exactly_what_one_process_stores(corpus, tmp_path, with_wo
     assert [s.rel_path for s in skipped] == ["binary.txt", "nothing.json"]
     assert notes == ["latin1.txt: invalid UTF-8 bytes replaced (2 bytes read as Windows-1252)"]
     assert serial_summaries[1][:3] == (1, 2, 1)  # added, updated, removed
+
+
+def test_workers_are_forked_only_when_no_other_thread_runs(corpus, tmp_path, with_workers):
+    """A process with threads (the bot, reloading from one) spawns its workers: forking it
+    could copy a lock that another thread holds. The store is the same either way."""
+    with_workers()
+    methods: list[str] = []
+    real_start_method = pipeline_module._start_method
+
+    def recorded_start_method() -> str:
+        methods.append(real_start_method())
+        return methods[-1]
+
+    stores = {}
+
+    def index(name: str) -> None:
+        stores[name] = Store(tmp_path / f"{name}.db")
+        refresh(stores[name], corpus)
+
+    pipeline_module._start_method = recorded_start_method
+    try:
+        index("main_thread")
+        thread = threading.Thread(target=index, args=("from_a_thread",))
+        thread.start()
+        thread.join(60)
+    finally:
+        pipeline_module._start_method = real_start_method
+    expected = ["fork", "spawn"] if sys.platform.startswith("linux") else ["spawn", "spawn"]
+    if threading.active_count() > 1:  # something in this test run keeps a thread alive
+        expected[0] = "spawn"
+    assert methods == expected
+    assert dump(stores["from_a_thread"]) == dump(stores["main_thread"])
 
 
 def test_a_raising_progress_callback_rolls_back_and_stops_the_workers(
