@@ -3,6 +3,7 @@ whatever the batching; a progress callback that raises stops the workers."""
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import signal
@@ -160,6 +161,22 @@ def test_workers_are_forked_only_when_no_other_thread_runs(corpus, tmp_path, wit
         expected[0] = "spawn"
     assert methods == expected
     assert dump(stores["from_a_thread"]) == dump(stores["main_thread"])
+
+
+def test_the_collector_is_paused_while_indexing_and_back_after(corpus, tmp_path, with_workers):
+    with_workers()
+    during: list[bool] = []
+    assert gc.isenabled()
+    refresh(Store(tmp_path / "index.db"), corpus, lambda *_: during.append(gc.isenabled()))
+    assert gc.isenabled()
+    if threading.active_count() == 1:  # the writer pauses it only then
+        assert during and not any(during)
+    pool = pipeline_module.worker_pool()
+    try:
+        # A worker collects between tasks, not during them.
+        assert pool.submit(gc.isenabled).result(timeout=60) is False
+    finally:
+        pool.shutdown()
 
 
 def test_a_raising_progress_callback_rolls_back_and_stops_the_workers(
