@@ -33,13 +33,15 @@ _NOT_STORY_TAGS = [
     "svg",
 ]
 _DATE_META = [
-    {"property": "article:published_time"},
-    {"name": "article:published_time"},
-    {"itemprop": "datePublished"},
-    {"name": "date"},
-    {"name": "pubdate"},
-    {"name": "dc.date"},
+    ("property", "article:published_time"),
+    ("name", "article:published_time"),
+    ("itemprop", "datePublished"),
+    ("name", "date"),
+    ("name", "pubdate"),
+    ("name", "dc.date"),
 ]
+_META_KEYS = ("property", "name", "itemprop")
+_METADATA_TAGS = {"meta", "link", "time", "h1", "title"}
 # "Headline | Site", "Headline - Site", "Headline — Site".
 _TITLE_SUFFIX_RE = re.compile(r"^(.+?)\s+(?:\||-|–|—|·|::)\s+([^|–—·]+)$")
 _SITE_NAME_MAX_WORDS = 4
@@ -55,17 +57,51 @@ class HtmlPage:
 
 def read_html(html: str) -> HtmlPage:
     soup = BeautifulSoup(html, "html.parser")
-    url = _link_href(soup, "canonical") or _meta(soup, {"property": "og:url"})
-    site_name = _meta(soup, {"property": "og:site_name"}) or _meta(
-        soup, {"name": "application-name"}
-    )
-    title = _title(soup, site_name, url)
-    date = next((value for attrs in _DATE_META if (value := _meta(soup, attrs))), None)
-    if date is None:
-        time = soup.find("time", attrs={"datetime": True})
-        if isinstance(time, Tag):
-            date = collapse_whitespace(str(time["datetime"])) or None
+    head = _Metadata(soup)
+    url = head.canonical or head.meta("property", "og:url")
+    site_name = head.meta("property", "og:site_name") or head.meta("name", "application-name")
+    title = _title(head, site_name, url)
+    date = next((value for key in _DATE_META if (value := head.meta(*key))), None)
+    if date is None and head.time is not None:
+        date = collapse_whitespace(str(head.time["datetime"])) or None
     return HtmlPage(title, url, date, html_paragraphs(soup))
+
+
+class _Metadata:
+    """What the page says about itself, from one pass over its tags (a bs4 ``find`` per item
+    walks the whole tree each time: most of the cost of reading a page)."""
+
+    def __init__(self, soup: BeautifulSoup) -> None:
+        self.canonical: str | None = None
+        self.time: Tag | None = None  # the first <time> with a datetime
+        self.h1: Tag | None = None
+        self.title: Tag | None = None
+        self._meta: dict[tuple[str, str], Tag] = {}  # (attribute, value) → first such <meta>
+        canonical_seen = False
+        for tag in soup.find_all(_METADATA_TAGS):
+            name = tag.name
+            if name == "meta":
+                for key in _META_KEYS:
+                    value = tag.get(key)
+                    if isinstance(value, str):
+                        self._meta.setdefault((key, value), tag)
+            elif name == "link" and not canonical_seen and "canonical" in (tag.get("rel") or ()):
+                canonical_seen = True  # the first one counts, even without an href
+                href = tag.get("href")
+                self.canonical = collapse_whitespace(str(href)) or None if href else None
+            elif name == "time" and self.time is None and tag.has_attr("datetime"):
+                self.time = tag
+            elif name == "h1" and self.h1 is None:
+                self.h1 = tag
+            elif name == "title" and self.title is None:
+                self.title = tag
+
+    def meta(self, key: str, value: str) -> str | None:
+        """The content of the first <meta> whose ``key`` attribute is ``value``."""
+        tag = self._meta.get((key, value))
+        if tag is not None and tag.get("content"):
+            return collapse_whitespace(str(tag["content"])) or None
+        return None
 
 
 def html_paragraphs(soup_or_html: BeautifulSoup | str) -> list[str]:
@@ -81,13 +117,13 @@ def html_paragraphs(soup_or_html: BeautifulSoup | str) -> list[str]:
         line_break.replace_with(" ")
     container, in_story = _story_container(soup)
     # List items count inside an article or <main>; in a bare <body> they are mostly menus.
-    names = ["p", "li"] if in_story else ["p"]
+    names = ("p", "li") if in_story else ("p",)
+    elements = container.find_all(names)
+    # Of nested ones (<li><p>…</p></li>), the innermost carries the text.
+    holding_others = {id(parent) for element in elements for parent in element.parents}
     paragraphs = []
-    for element in container.find_all(names):
-        if element.find_parent(names) is not None or element.find(names) is not None:
-            continue  # nested: the innermost element carries the text
-        text = collapse_whitespace(element.get_text())
-        if text:
+    for element in elements:
+        if id(element) not in holding_others and (text := collapse_whitespace(element.get_text())):
             paragraphs.append(text)
     if not paragraphs:
         # A page without <p> markup: its text lines are the nearest thing to paragraphs.
@@ -108,27 +144,12 @@ def _story_container(soup: BeautifulSoup) -> tuple[Tag, bool]:
     return (body if isinstance(body, Tag) else soup), False
 
 
-def _meta(soup: BeautifulSoup, attrs: dict[str, str]) -> str | None:
-    tag = soup.find("meta", attrs=attrs)
-    if isinstance(tag, Tag) and tag.get("content"):
-        return collapse_whitespace(str(tag["content"])) or None
-    return None
-
-
-def _link_href(soup: BeautifulSoup, rel: str) -> str | None:
-    tag = soup.find("link", rel=rel)
-    if isinstance(tag, Tag) and tag.get("href"):
-        return collapse_whitespace(str(tag["href"])) or None
-    return None
-
-
-def _title(soup: BeautifulSoup, site_name: str | None, url: str | None) -> str | None:
-    title = _meta(soup, {"property": "og:title"})
-    if not title:
-        heading = soup.find("h1")
-        title = collapse_whitespace(heading.get_text()) if isinstance(heading, Tag) else None
-    if not title and soup.title is not None:
-        title = collapse_whitespace(soup.title.get_text())
+def _title(head: _Metadata, site_name: str | None, url: str | None) -> str | None:
+    title = head.meta("property", "og:title")
+    if not title and head.h1 is not None:
+        title = collapse_whitespace(head.h1.get_text())
+    if not title and head.title is not None:
+        title = collapse_whitespace(head.title.get_text())
     return strip_site_suffix(title, site_name, url) if title else None
 
 

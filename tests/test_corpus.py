@@ -135,6 +135,23 @@ def test_html_story_paragraphs_without_page_furniture():
     )
 
 
+def test_html_the_first_of_each_kind_of_metadata_counts():
+    page = (
+        '<html><head><meta name="date" content=""><meta name="date" content="2001-01-01">'
+        '<link rel="stylesheet canonical"><link rel="canonical" href="https://x.example/b">'
+        '<meta itemprop="datePublished" content=" 2020-05-06 "></head>'
+        "<body><h1>First  heading</h1><h1>Second</h1><article>"
+        "<p>Outer <p>inner one.</p></p><ul><li>Item <p>held in a paragraph.</p></li></ul>"
+        "<li>Plain item.</li></article></body></html>"
+    )
+    (article,) = parse_file("first.html", page.encode()).articles
+    # An empty first <meta name="date"> hides the second; the next kind of date is used. The
+    # first canonical link has no href: no URL.
+    assert (article.title, article.url, article.date) == ("First heading", None, "2020-05-06")
+    # Nested paragraphs and items: only the innermost carries the text.
+    assert article.paragraphs == ("inner one.", "held in a paragraph.", "Plain item.")
+
+
 def test_html_metadata_fallbacks():
     page = (
         '<html><head><title>Ignored - Site</title><meta property="og:title" content="From OG">'
