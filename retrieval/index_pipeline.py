@@ -171,9 +171,15 @@ def _start_method() -> str:
     forkserver: a stop signal sent to the process group kills the server, the pool then
     believes its living workers dead, cannot kill them, and its thread (joined at exit)
     blocks on a full pipe: a hung shutdown."""
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
+    if sys.platform.startswith("linux") and _only_thread():
         return "fork"
     return "spawn"
+
+
+def _only_thread() -> bool:
+    """Whether this process runs no other thread: then it may fork its workers and pause the
+    collector while indexing (a pool starts a thread of its own: ask before making one)."""
+    return threading.active_count() == 1
 
 
 # The threads that wind down pools whose work is done, while their workers exit. Waiting for
@@ -253,8 +259,7 @@ class Pipeline:
         """Write ``files`` (read lazily, in order); the files of ``parse_first``, which must
         come in ``files`` too, are handed out for parsing before anything else."""
         _join_retired()
-        # No other thread: checked before the pool starts its own.
-        pause_collector = self.parallel and threading.active_count() == 1 and gc.isenabled()
+        pause_collector = self.parallel and _only_thread() and gc.isenabled()
         executor = worker_pool() if self.parallel else InlineExecutor()
         window = self.limits.in_flight if self.parallel else 1
         steps = self._steps(iter(files))

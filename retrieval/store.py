@@ -92,7 +92,7 @@ class Store:
     ``read_only`` opens without ever writing (snapshot readers, a database on read-only
     storage); such a store must already have been created by a writer. ``bulk_load`` writes
     a new database that nobody reads yet without the log and syncs that make an update safe
-    to serve, until ``finish_bulk_load`` (see retrieval.first_index).
+    to serve, until ``finish_bulk_load`` (see retrieval.index_update).
     """
 
     def __init__(
