@@ -42,7 +42,7 @@ from retrieval.answers import Answer, AnswerResult
 from retrieval.documents import Passage
 from retrieval.linear_model import LinearModel, WeightsError, sigmoid, softmax
 from retrieval.question_types import QuestionType, analyze_question
-from retrieval.span_features import HASH_BUCKETS, SPAN_FEATURES, SpanTable, span_table
+from retrieval.span_features import HASH_BUCKETS, SPAN_FEATURES, SpanTable, span_tables
 from retrieval.spans import PassageWords, extend_number_span, span_offsets, unbalanced_at
 
 # Passages to read per question. On the validation articles reading 10, 20 or 30 gives the same
@@ -195,16 +195,18 @@ class Answerer:
         )
         features = confidence_features(answerability, inputs)
         top_confidence = sigmoid(float(self.model.confidence.scores(features)))
-        with_span = k if short_answers is None else short_answers
+        rows = order[:k].tolist()
+        with_span = rows[: k if short_answers is None else short_answers]
+        spans = dict(zip(with_span, span_tables(reading, with_span, terms), strict=True))
         answers = [
             self._answer_from(
                 reading,
-                int(row),
+                row,
                 terms,
                 top_confidence * min(float(probabilities[row]) / top_probability, 1.0),
-                with_span=rank < with_span,
+                spans.get(row),
             )
-            for rank, row in enumerate(order[:k])
+            for row in rows
         ]
         result = AnswerResult(
             question=question,
@@ -219,16 +221,16 @@ class Answerer:
         row: int,
         terms: QuestionTerms,
         confidence: float,
-        *,
-        with_span: bool = True,
+        spans: SpanTable | None,
     ) -> Answer:
+        """The answer in sentence row ``row``; its short answer from ``spans`` (its candidates),
+        none without them."""
         passage = reading.passages[int(reading.sentence_passage[row])]
         words = reading.words[int(reading.sentence_passage[row])]
         chunk = passage.chunk
         sentence_start, sentence_end = chunk.sentences[int(reading.sentence_local[row])]
         sentence_text = chunk.text[sentence_start:sentence_end]
         answer = answer_start = answer_end = None
-        spans = span_table(reading, row, terms) if with_span else None
         span_scores = None
         if spans is not None and len(spans.start_word):
             span_scores = _prefer_typed_spans(

@@ -15,12 +15,13 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
 from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
-from retrieval.spans import MAX_SPAN_WORDS, PassageWords, candidate_spans
+from retrieval.spans import MAX_SPAN_WORDS, candidate_spans, known_code
 
 HASH_BUCKETS = 1 << 14
 _TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}
@@ -147,17 +148,19 @@ class SpanTable:
     hashed: np.ndarray  # (spans, len(SPAN_HASH_TEMPLATES)) bucket indexes
 
 
-def _gap_to(positions: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple:
-    """Words from the span's end to the first position after it, and from the last position
-    before it to its start (99 when there is none)."""
+def _gap_to(
+    positions: np.ndarray, starts: np.ndarray, ends: np.ndarray, first: np.ndarray, last: np.ndarray
+) -> tuple:
+    """Words from the span's end to the first of ``positions`` after it, and from the last one
+    before it to its start, within the span's sentence [first, last) (99 when there is none)."""
     if not len(positions):
         return np.full(len(starts), 99), np.full(len(starts), 99)
-    right = np.searchsorted(positions, ends, side="right")
-    after = np.where(
-        right < len(positions), positions[np.minimum(right, len(positions) - 1)] - ends, 99
-    )
-    left = np.searchsorted(positions, starts) - 1
-    before = np.where(left >= 0, starts - positions[np.maximum(left, 0)], 99)
+    right = np.minimum(np.searchsorted(positions, ends, side="right"), len(positions) - 1)
+    following = positions[right]
+    after = np.where((following > ends) & (following < last), following - ends, 99)
+    left = np.maximum(np.searchsorted(positions, starts) - 1, 0)
+    preceding = positions[left]
+    before = np.where((preceding < starts) & (preceding >= first), starts - preceding, 99)
     return after, before
 
 
@@ -167,33 +170,142 @@ def _buckets(gap: np.ndarray) -> np.ndarray:
 
 
 def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable:
-    """Candidates of sentence row ``row``. Features that are the same for every span of the
-    sentence (its score, its rank) are left out: the span model compares spans of one
-    sentence."""
-    passage = int(reading.sentence_passage[row])
-    words = reading.words[passage]
-    offset = int(reading.word_offset[passage])
-    is_question = reading.is_question[offset : offset + len(words)]
-    term_ids = reading.term_ids[offset : offset + len(words)]
-    first, last = words.sentence_words[int(reading.sentence_local[row])]
+    """Candidates of sentence row ``row`` (see ``span_tables``)."""
+    return span_tables(reading, [row], question)[0]
+
+
+@dataclass(slots=True)
+class _JoinedWords:
+    """The word arrays of the passages whose sentences are scored, end to end: one set of
+    numpy operations then serves every sentence, whatever its passage (numpy's cost here is
+    per call, not per word: three sentences cost hardly more than one)."""
+
+    offset: dict[int, int]  # passage -> its first word in the joined arrays
+    size: int
+    is_question: np.ndarray
+    term_ids: np.ndarray
+    lower: tuple[str, ...]
+    term_codes: np.ndarray
+    word_hashes: np.ndarray
+    is_stop: np.ndarray
+    is_title: np.ndarray
+    is_capital: np.ndarray
+    is_number: np.ndarray
+    is_year: np.ndarray
+    is_month: np.ndarray
+    is_time_unit: np.ndarray
+    is_single_letter: np.ndarray
+    break_after: np.ndarray
+
+
+_JOINED_ARRAYS = (
+    "term_codes",
+    "word_hashes",
+    "is_stop",
+    "is_title",
+    "is_capital",
+    "is_number",
+    "is_year",
+    "is_month",
+    "is_time_unit",
+    "is_single_letter",
+    "break_after",
+)
+
+
+def _join(reading: Reading, passages: list[int]) -> _JoinedWords:
+    offset: dict[int, int] = {}
+    size = 0
+    for passage in passages:
+        offset[passage] = size
+        size += len(reading.words[passage])
+    ranges = [slice(int(reading.word_offset[p]), int(reading.word_offset[p + 1])) for p in passages]
+    if len(passages) == 1:
+        words = reading.words[passages[0]]
+        return _JoinedWords(
+            offset,
+            size,
+            reading.is_question[ranges[0]],
+            reading.term_ids[ranges[0]],
+            words.lower,
+            **{name: getattr(words, name) for name in _JOINED_ARRAYS},
+        )
+    return _JoinedWords(
+        offset,
+        size,
+        np.concatenate([reading.is_question[r] for r in ranges]),
+        np.concatenate([reading.term_ids[r] for r in ranges]),
+        tuple(chain.from_iterable(reading.words[p].lower for p in passages)),
+        **{
+            name: np.concatenate([getattr(reading.words[p], name) for p in passages])
+            for name in _JOINED_ARRAYS
+        },
+    )
+
+
+def span_tables(reading: Reading, rows: list[int], question: QuestionTerms) -> list[SpanTable]:
+    """Candidates of each sentence row in ``rows``, with their features; word offsets are the
+    passage's own. Features that are the same for every span of a sentence (its score, its
+    rank) are left out: the span model compares spans of one sentence."""
+    passage_of_row = [int(reading.sentence_passage[row]) for row in rows]
+    words = _join(reading, sorted(set(passage_of_row)))
+    bounds = []
+    for row, passage in zip(rows, passage_of_row, strict=True):
+        first, last = reading.words[passage].sentence_words[int(reading.sentence_local[row])]
+        bounds.append((first + words.offset[passage], last + words.offset[passage]))
     # A title with the question's words repeats the question too: "Mr Tillerson".
-    repeats = is_question | words.is_title
-    starts, ends = candidate_spans(first, last, words.is_stop, repeats, MAX_SPAN_WORDS)
+    starts, ends, counts = candidate_spans(
+        bounds, words.is_stop, words.is_question | words.is_title, MAX_SPAN_WORDS
+    )
     n = len(starts)
     features = np.zeros((n, len(SPAN_FEATURES)))
-    if n == 0:
-        return SpanTable(starts, ends, features, np.zeros((0, len(SPAN_HASH_TEMPLATES)), np.int64))
+    hashed = np.zeros((n, len(SPAN_HASH_TEMPLATES)), np.int64)
+    if n:
+        first = np.repeat(np.array([b[0] for b in bounds], dtype=np.int64), counts)
+        last = np.repeat(np.array([b[1] for b in bounds], dtype=np.int64), counts)
+        hashed = _fill(features, words, bounds, starts, ends, first, last, question)
+    tables = []
+    low = 0
+    for count, passage in zip(counts.tolist(), passage_of_row, strict=True):
+        high = low + count
+        shift = words.offset[passage]
+        tables.append(
+            SpanTable(
+                starts[low:high] - shift,
+                ends[low:high] - shift,
+                features[low:high],
+                hashed[low:high],
+            )
+        )
+        low = high
+    return tables
+
+
+def _fill(
+    features: np.ndarray,
+    words: _JoinedWords,
+    bounds: list[tuple[int, int]],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    question: QuestionTerms,
+) -> np.ndarray:
+    """Fills ``features`` for the spans [starts, ends] of sentences [first, last) (both per
+    span) and returns their hashed buckets. No feature looks past the span's sentence."""
+    n = len(starts)
+    is_question, term_ids = words.is_question, words.term_ids
     length = ends - starts + 1
     not_first = starts > first
     not_last = ends < last - 1
     before_word = np.maximum(starts - 1, 0)
-    after_word = np.minimum(ends + 1, len(words) - 1)
+    after_word = np.minimum(ends + 1, words.size - 1)
 
     content = ~words.is_stop
     question_content = is_question & content
     breaks = words.break_after
     is_capital, is_number = words.is_capital, words.is_number
-    # Words of each kind inside each span, from one cumulative sum over the sentence.
+    # Words of each kind inside each span, from one cumulative sum over all the words.
     (
         n_content,
         n_question_content,
@@ -220,8 +332,6 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
             words.is_time_unit,
             is_capital,
         ),
-        first,
-        last,
         starts,
         ends,
     )
@@ -230,8 +340,9 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
     before_break = np.where(not_first, breaks[before_word], True)
     after_break = np.where(not_last, breaks[ends], True)
     # Distance from the span to the nearest question word outside it, on either side.
-    positions = np.flatnonzero(question_content[first:last]) + first
-    right_distance, left_distance = _gap_to(positions, starts, ends)
+    right_distance, left_distance = _gap_to(
+        np.flatnonzero(question_content), starts, ends, first, last
+    )
     distance = np.minimum(left_distance, right_distance)
     window = np.concatenate(([0], np.cumsum(question_content)))
     low = np.maximum(starts - 3, first)
@@ -259,9 +370,8 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
     features[:, 13] = (n_question == 0) & edge_before & edge_after
     head = question.analysis.head_noun
     if head:
-        is_head = np.zeros(len(words), dtype=bool)
-        is_head[first:last] = [t == head for t in words.terms[first:last]]
-        features[:, 14] = _counts_in_spans((is_head,), first, last, starts, ends)[0] > 0
+        is_head = words.term_codes == known_code(head)
+        features[:, 14] = _counts_in_spans((is_head,), starts, ends)[0] > 0
         features[:, 15] = is_head[ends]
         features[:, 16] = not_last & is_head[after_word]
         features[:, 17] = (not_first & is_head[before_word]) | (
@@ -269,23 +379,22 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
         )
     features[:, 18] = (length == 1) & words.is_single_letter[starts]
     features[:, 20] = n_question > 0
-    name_word = words.is_capital & content
-    features[:, 21] = (not_first & name_word[before_word] & words.is_capital[starts]) | (
-        not_last & name_word[after_word] & words.is_capital[ends]
+    name_word = is_capital & content
+    features[:, 21] = (not_first & name_word[before_word] & is_capital[starts]) | (
+        not_last & name_word[after_word] & is_capital[ends]
     )
-    number = words.is_number
-    features[:, 22] = (not_first & number[before_word] & number[starts]) | (
-        not_last & number[after_word] & number[ends]
+    features[:, 22] = (not_first & is_number[before_word] & is_number[starts]) | (
+        not_last & is_number[after_word] & is_number[ends]
     )
     # Idf mass of the question words just outside the span, on each side.
-    word_weight = np.zeros(len(words) + 1)
-    matched = np.flatnonzero(term_ids[first:last] >= 0) + first
+    word_weight = np.zeros(words.size + 1)
+    matched = np.flatnonzero(term_ids >= 0)
     word_weight[matched + 1] = question.weights[term_ids[matched]] / question.mass
     mass = np.cumsum(word_weight)
     features[:, 23] = mass[starts] - mass[np.maximum(starts - _NEAR_WINDOW, first)]
     features[:, 24] = mass[np.minimum(ends + 1 + _NEAR_WINDOW, last)] - mass[ends + 1]
 
-    run_start, run_end = _name_runs(words, first, last)
+    run_start, run_end = _name_runs(words, bounds)
     whole = (run_start[starts] == starts) & (run_end[ends] == ends) & (run_end[starts] == ends)
     features[:, 25] = whole
     features[:, 26] = (run_end[starts] >= ends) & (run_start[starts] >= 0) & ~whole
@@ -306,9 +415,8 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
         after_break | words.is_stop[after_word] | ~not_last
     )
     shapes[:, 16] = (capitals == 0) & (numbers == 0)
-    suffix = np.zeros(len(words), dtype=np.int64)
-    suffix[first:last] = [_suffix_class(word) for word in words.lower[first:last]]
-    end_suffix = suffix[ends]
+    lower = words.lower
+    end_suffix = np.array([_suffix_class(lower[end]) for end in ends.tolist()], dtype=np.int64)
     has_suffix = end_suffix > 0
     shapes[np.flatnonzero(has_suffix), 16 + end_suffix[has_suffix]] = 1.0
     qtype = question.analysis.qtype
@@ -317,8 +425,8 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
     anchors = (question.anchor_after, question.anchor_before)
     for column, anchor in zip((0, 3), anchors, strict=True):
         if anchor >= 0:
-            anchor_positions = np.flatnonzero(term_ids[first:last] == anchor) + first
-            gap_after, gap_before = _gap_to(anchor_positions, starts, ends)
+            anchor_positions = np.flatnonzero(term_ids == anchor)
+            gap_after, gap_before = _gap_to(anchor_positions, starts, ends, first, last)
             places[:, column : column + 3] = _buckets(gap_after if column == 0 else gap_before)
     places[:, 6] = left_distance < right_distance
     places[:, 7] = distance == 1
@@ -331,43 +439,44 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
     features[:, typed_shapes : typed_shapes + len(_SPAN_SHAPES)] = shapes
     typed_places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * type_number
     features[:, typed_places : typed_places + len(_SPAN_PLACES)] = places
-    hashed = _span_hashes(words, starts, ends, first, last, question.analysis, shapes)
-    return SpanTable(starts, ends, features, hashed)
+    return _span_hashes(words, starts, ends, first, last, question.analysis, shapes)
 
 
-def _name_runs(words: PassageWords, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per word of the sentence, the first and last word of the run of capitalised words it
+def _name_runs(words: _JoinedWords, bounds: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per word of the sentences, the first and last word of the run of capitalised words it
     belongs to (connectors such as "of" may join two capitalised words); -1 outside runs."""
-    run_start = np.full(len(words), -1, dtype=np.int64)
-    run_end = np.full(len(words), -1, dtype=np.int64)
-    is_name = words.is_capital & ~words.is_stop
+    run_start = np.full(words.size, -1, dtype=np.int64)
+    run_end = np.full(words.size, -1, dtype=np.int64)
+    is_name = (words.is_capital & ~words.is_stop).tolist()
+    breaks = words.break_after.tolist()
     lower = words.lower
-    position = first
-    while position < last:
-        if not is_name[position]:
-            position += 1
-            continue
-        end = position
-        probe = position + 1
-        while probe < last and not words.break_after[probe - 1]:
-            if is_name[probe]:
-                end = probe
-            elif lower[probe] not in _NAME_CONNECTORS:
-                break
-            probe += 1
-        run_start[position : end + 1] = position
-        run_end[position : end + 1] = end
-        position = end + 1
+    for first, last in bounds:
+        position = first
+        while position < last:
+            if not is_name[position]:
+                position += 1
+                continue
+            end = position
+            probe = position + 1
+            while probe < last and not breaks[probe - 1]:
+                if is_name[probe]:
+                    end = probe
+                elif lower[probe] not in _NAME_CONNECTORS:
+                    break
+                probe += 1
+            run_start[position : end + 1] = position
+            run_end[position : end + 1] = end
+            position = end + 1
     return run_start, run_end
 
 
 def _counts_in_spans(
-    masks: tuple[np.ndarray, ...], first: int, last: int, starts: np.ndarray, ends: np.ndarray
+    masks: tuple[np.ndarray, ...], starts: np.ndarray, ends: np.ndarray
 ) -> np.ndarray:
     """Per mask, how many words of each span [start, end] it holds."""
-    cumulative = np.zeros((len(masks), last - first + 1), dtype=np.int64)
-    np.cumsum(np.stack([mask[first:last] for mask in masks]), axis=1, out=cumulative[:, 1:])
-    return cumulative[:, ends + 1 - first] - cumulative[:, starts - first]
+    cumulative = np.zeros((len(masks), len(masks[0]) + 1), dtype=np.int64)
+    np.cumsum(np.stack(masks), axis=1, out=cumulative[:, 1:])
+    return cumulative[:, ends + 1] - cumulative[:, starts]
 
 
 def _matches_type(qtype: QuestionType, shapes: np.ndarray) -> np.ndarray:
@@ -383,11 +492,11 @@ def _matches_type(qtype: QuestionType, shapes: np.ndarray) -> np.ndarray:
 
 
 def _span_hashes(
-    words: PassageWords,
+    words: _JoinedWords,
     starts: np.ndarray,
     ends: np.ndarray,
-    first: int,
-    last: int,
+    first: np.ndarray,
+    last: np.ndarray,
     analysis: QuestionAnalysis,
     shapes: np.ndarray,
 ) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -251,29 +252,33 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
 
 
 def candidate_spans(
-    first: int, last: int, is_stop: np.ndarray, is_question: np.ndarray, max_words: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(start word, end word inclusive) of the short-answer candidates in words [first, last).
+    bounds: Sequence[tuple[int, int]], is_stop: np.ndarray, is_question: np.ndarray, max_words: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start word, end word inclusive) of the short-answer candidates in each sentence's words
+    [first, last), sentence after sentence, and how many each sentence has.
 
     A candidate neither starts nor ends with a stopword, and is not made only of the question's
     own words and stopwords: an answer that repeats the question answers nothing. (Callers
     count a title such as "Mr" as a question word for this.)
     """
-    n = last - first
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    offsets = np.arange(n)
-    starts = np.repeat(offsets, max_words)
-    ends = starts + np.tile(np.arange(max_words), n)
-    keep = ends < n
-    starts, ends = starts[keep] + first, ends[keep] + first
-    stop = is_stop
-    keep = ~stop[starts] & ~stop[ends]
-    starts, ends = starts[keep], ends[keep]
+    firsts = np.array([first for first, _ in bounds], dtype=np.int64).reshape(-1)
+    lasts = np.array([last for _, last in bounds], dtype=np.int64).reshape(-1)
+    sizes = np.maximum(lasts - firsts, 0)
+    sentence = np.repeat(np.arange(len(sizes)), sizes)
+    # Word positions of every sentence, one run after the other.
+    positions = np.arange(int(sizes.sum())) + np.repeat(firsts - (np.cumsum(sizes) - sizes), sizes)
+    starts = np.repeat(positions, max_words)
+    ends = starts + np.tile(np.arange(max_words), len(positions))
+    span_sentence = np.repeat(sentence, max_words)
+    keep = ends < lasts[span_sentence]
+    starts, ends, span_sentence = starts[keep], ends[keep], span_sentence[keep]
+    keep = ~is_stop[starts] & ~is_stop[ends]
+    starts, ends, span_sentence = starts[keep], ends[keep], span_sentence[keep]
     new_word = ~is_question & ~is_stop
     new_before = np.concatenate(([0], np.cumsum(new_word)))
     keep = new_before[ends + 1] - new_before[starts] > 0
-    return starts[keep], ends[keep]
+    counts = np.bincount(span_sentence[keep], minlength=len(sizes)).astype(np.int64)
+    return starts[keep], ends[keep], counts
 
 
 def span_offsets(passage: PassageWords, start_word: int, end_word: int) -> tuple[int, int]:

@@ -16,8 +16,10 @@ from retrieval.answer_features import (
 )
 from retrieval.answerer import Answerer
 from retrieval.bm25 import BM25Index
+from retrieval.chunks import chunk_article
+from retrieval.documents import Article, Passage
 from retrieval.question_types import analyze_question
-from retrieval.span_features import SPAN_FEATURES, SpanTable, span_table
+from retrieval.span_features import SPAN_FEATURES, SpanTable, span_table, span_tables
 from retrieval.spans import span_offsets
 
 PARAGRAPHS = (
@@ -149,3 +151,30 @@ def test_a_title_with_the_question_s_own_name_is_no_candidate() -> None:
     }
     assert "Moscow" in candidates
     assert not candidates & {"Mr", "Mr Tillerson", "Mr Putin", "Putin would meet Mr Tillerson"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who started the Yuan dynasty?",
+        "Sky UK Limited is formerly known by what name?",
+        "When did Putin meet Tillerson in Moscow?",
+        "What did the farmers sell in the valley?",
+    ],
+)
+def test_sentences_scored_together_get_the_features_they_get_alone(question: str) -> None:
+    # The answerer scores the spans of its top sentences in one batch, across passages: no
+    # feature may see past its own sentence.
+    chunks = chunk_article(Article("notes.txt", "History notes", None, None, PARAGRAPHS * 3))
+    passages = [Passage(chunk_id=i, chunk=c, score=1.0, rank=i) for i, c in enumerate(chunks)]
+    terms = question_terms(analyze_question(question), lambda _term: 2.0)
+    reading = read_passages(passages, terms)
+    rows = list(range(len(reading.sentence_passage)))[::-1]
+    together = span_tables(reading, rows, terms)
+    assert len({int(reading.sentence_passage[row]) for row in rows}) > 1
+    for row, table in zip(rows, together, strict=True):
+        alone = span_table(reading, row, terms)
+        np.testing.assert_array_equal(table.start_word, alone.start_word)
+        np.testing.assert_array_equal(table.end_word, alone.end_word)
+        np.testing.assert_allclose(table.features, alone.features, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(table.hashed, alone.hashed)
