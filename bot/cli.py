@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=ANSWER_DEPTH,
         help=f"passages the answerer reads per question (default {ANSWER_DEPTH}, as the bot)",
     )
+    ask.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes reading a batch of questions from a pipe or file (default: one per "
+        "core, up to 4; 1 reads them here)",
+    )
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answers on a QA file")
     add_store_arguments(evaluate)
@@ -175,12 +182,19 @@ def run_ask(args: argparse.Namespace) -> int:
         raise UsageError("-k must be at least 1")
     if args.depth < 1:
         raise UsageError("--depth must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    from retrieval.batch_answers import answer_all, default_workers
+
+    # Someone typing questions gets each answer at once; a batch is read by several processes.
+    batch = args.question == "-" and not sys.stdin.isatty()
+    workers = (args.workers or default_workers()) if batch else 1
     corpus, db = _paths(args)
     engine = open_engine(corpus, db, progress=True, threshold=args.threshold)
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     try:
-        for question in _questions(args.question):
-            result = engine.answer(question, k=args.k, depth=args.depth)
+        questions = _questions(args.question)
+        for result in answer_all(engine, questions, k=args.k, depth=args.depth, workers=workers):
             if args.json:
                 print(json.dumps(result.to_json(), ensure_ascii=False), flush=False)
             else:

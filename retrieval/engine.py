@@ -177,10 +177,8 @@ class QAEngine:
         """Up to ``k`` answers to ``question``, read from its ``depth`` best passages; the
         first ``short_answers`` of them (default: all) with a short answer."""
         snapshot, passages = self._retrieve(tokenize(question), max(k, depth))
-        if not passages:
-            return AnswerResult(question=question, no_answer=True, answers=[])
-        return self.answerer.answer(
-            question, passages, snapshot.index, k=k, short_answers=short_answers
+        return answer_from_passages(
+            self.answerer, question, passages, snapshot.index, k, short_answers
         )
 
     def _retrieve(self, terms: list[str], k: int) -> tuple[_Snapshot, list[Passage]]:
@@ -234,6 +232,20 @@ class QAEngine:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._snapshot.close()
+
+
+def answer_from_passages(
+    answerer: Answerer,
+    question: str,
+    passages: list[Passage],
+    index: BM25Index,
+    k: int,
+    short_answers: int | None = None,
+) -> AnswerResult:
+    """The answerer's reading of ``passages``, retrieved from ``index``; none without them."""
+    if not passages:
+        return AnswerResult(question=question, no_answer=True, answers=[])
+    return answerer.answer(question, passages, index, k=k, short_answers=short_answers)
 
 
 def prepare_store(

@@ -11,11 +11,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import select
-import signal
-import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
@@ -26,6 +22,7 @@ from retrieval import corpus
 from retrieval.corpus import ParsedFile
 from retrieval.documents import Article
 from retrieval.prepare import FileOutcome, PreparedBatch, prepare_articles, prepare_files
+from retrieval.worker_processes import abandon, can_fork, only_thread, start_worker
 
 if TYPE_CHECKING:
     # A type only: importing the store (and sqlite_utils) would slow every worker's start-up.
@@ -103,13 +100,7 @@ class InlineExecutor(Executor):
 
 
 def _start_worker(owner_pid: int) -> None:
-    # Ctrl-C and systemd signal the whole process group. A worker killed by them while sending
-    # a result leaves half a message in the pool's pipe, and the pool's thread (which the
-    # interpreter's exit joins) waits for the rest forever. So the owner decides when work
-    # ends (see abandon), and a worker outlives it only until the watch below notices.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(owner_pid,), daemon=True).start()
+    start_worker(owner_pid)
     # A task allocates hundreds of thousands of small objects, which the collector would scan
     # again and again as they survive; almost none are in a cycle. So no collection while a
     # task runs, one after it (_collected), and what the worker holds for good (modules, and a
@@ -132,25 +123,6 @@ class _WorkerPool(ProcessPoolExecutor):
         return super().submit(_collected, fn, *args, **kwargs)
 
 
-def _exit_with(owner_pid: int) -> None:
-    try:
-        # Readable once the owner has exited, reaped or not (Linux 5.3+).
-        owner = os.pidfd_open(owner_pid)
-    except (AttributeError, OSError):
-        owner = None
-    if owner is not None:
-        select.select([owner], [], [])
-        os._exit(0)  # the owner is gone (killed outright): nobody reads our results
-    while True:  # elsewhere: poll (an unreaped owner counts as alive here)
-        time.sleep(0.5)
-        try:
-            os.kill(owner_pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass  # alive, under another user
-
-
 def worker_pool() -> ProcessPoolExecutor:
     context = multiprocessing.get_context(_start_method())
     workers = max(1, min(os.cpu_count() or 1, 4))
@@ -171,15 +143,7 @@ def _start_method() -> str:
     forkserver: a stop signal sent to the process group kills the server, the pool then
     believes its living workers dead, cannot kill them, and its thread (joined at exit)
     blocks on a full pipe: a hung shutdown."""
-    if sys.platform.startswith("linux") and _only_thread():
-        return "fork"
-    return "spawn"
-
-
-def _only_thread() -> bool:
-    """Whether this process runs no other thread: then it may fork its workers and pause the
-    collector while indexing (a pool starts a thread of its own: ask before making one)."""
-    return threading.active_count() == 1
+    return "fork" if can_fork() else "spawn"
 
 
 # The threads that wind down pools whose work is done, while their workers exit. Waiting for
@@ -205,31 +169,6 @@ def _join_retired() -> None:
         _retiring.clear()
     for thread in threads:
         thread.join()
-
-
-def abandon(executor: Executor) -> None:
-    """Stop an executor's work now: drop queued calls and kill its worker processes.
-
-    Without the kill, the interpreter's exit waits for every call already running (a big page
-    being parsed: seconds). Workers are killed while this holds the lock they take to send a
-    result, so none dies halfway through a message (which would hang the pool's thread).
-    """
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    result_queue = getattr(executor, "_result_queue", None)
-    executor.shutdown(wait=False, cancel_futures=True)
-    send_lock = getattr(result_queue, "_wlock", None)
-    if not processes or send_lock is None:
-        return  # inline, or a platform whose result pipe needs no lock
-    # A worker that died holding the lock would block this forever: then kill regardless.
-    locked = send_lock.acquire(timeout=5)
-    try:
-        for process in processes:
-            process.kill()
-        for process in processes:
-            process.join()
-    finally:
-        if locked:
-            send_lock.release()
 
 
 class Pipeline:
@@ -259,7 +198,7 @@ class Pipeline:
         """Write ``files`` (read lazily, in order); the files of ``parse_first``, which must
         come in ``files`` too, are handed out for parsing before anything else."""
         _join_retired()
-        pause_collector = self.parallel and _only_thread() and gc.isenabled()
+        pause_collector = self.parallel and only_thread() and gc.isenabled()
         executor = worker_pool() if self.parallel else InlineExecutor()
         window = self.limits.in_flight if self.parallel else 1
         steps = self._steps(iter(files))

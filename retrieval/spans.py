@@ -18,7 +18,7 @@ from itertools import chain
 import numpy as np
 
 from retrieval.stopwords import STOPWORDS
-from retrieval.tokenizer import tokenize, words
+from retrieval.tokenizer import term_of_word, tokenize, words
 
 # Word boundaries as the tokenizer draws them (numbers with separators whole, an apostrophe
 # inside a word keeps it whole), on the original text so that offsets stay true.
@@ -169,28 +169,46 @@ _codes_of_row = np.zeros((1024, len(_CODE_COLUMNS)), dtype=np.int64)
 _flags_of_row = np.zeros((1024, len(_FLAG_COLUMNS)), dtype=bool)
 
 
-def _add_word(word: str) -> int:
+def _facts(word: str) -> tuple[str, str, tuple[int, int, int], tuple[bool, ...]]:
+    """(normalised word, term, code columns, flag columns) of a word, as ``word_info`` says."""
+    if word.isascii() and word.isalnum():
+        # Nearly every new word: normalising it is lower-casing it, and its term is the
+        # tokenizer's for that one word, without the tokenizer's regex passes.
+        lower = word.lower()
+        term = term_of_word(lower)
+        is_month = lower in _MONTHS and word[:1].isupper()
+        codes = (code_of(term) if term else -1, code_of(lower), zlib.crc32(lower.encode()))
+        is_number = lower[:1].isdigit() or lower in _NUMBER_WORDS
+        is_year = is_number and bool(_YEAR_RE.fullmatch(lower))
+        facts = (lower in STOPWORDS, is_number, is_year, is_month, lower in _TIME_UNITS)
+    else:
+        info = word_info(word)
+        lower, term = info.lower, info.term
+        codes = (info.term_code, info.word_code, info.word_hash)
+        facts = (info.is_stop, info.is_number, info.is_year, info.is_month, info.is_time_unit)
+    single_letter = len(lower) == 1 and lower.isalpha()
+    return (
+        lower,
+        term,
+        codes,
+        (single_letter, facts[0], word[:1].isupper(), *facts[1:], lower in _TITLES),
+    )
+
+
+def _add_words(new_words: list[str]) -> None:
+    """Rows for words not seen before, all at once."""
     global _codes_of_row, _flags_of_row
-    info = word_info(word)
-    row = len(_LOWER_OF_ROW)
-    if row == len(_codes_of_row):
+    first_row = len(_LOWER_OF_ROW)
+    facts = [_facts(word) for word in new_words]
+    while first_row + len(facts) > len(_codes_of_row):
         _codes_of_row = np.concatenate((_codes_of_row, np.zeros_like(_codes_of_row)))
         _flags_of_row = np.concatenate((_flags_of_row, np.zeros_like(_flags_of_row)))
-    _codes_of_row[row] = (info.term_code, info.word_code, info.word_hash)
-    _flags_of_row[row] = (
-        len(info.lower) == 1 and info.lower.isalpha(),
-        info.is_stop,
-        word[:1].isupper(),
-        info.is_number,
-        info.is_year,
-        info.is_month,
-        info.is_time_unit,
-        info.lower in _TITLES,
-    )
-    _LOWER_OF_ROW.append(info.lower)
-    _TERM_OF_ROW.append(info.term)
-    _ROW_OF_WORD[word] = row
-    return row
+    end_row = first_row + len(facts)
+    _codes_of_row[first_row:end_row] = [codes for _, _, codes, _ in facts]
+    _flags_of_row[first_row:end_row] = [flags for _, _, _, flags in facts]
+    _LOWER_OF_ROW.extend(lower for lower, _, _, _ in facts)
+    _TERM_OF_ROW.extend(term for _, term, _, _ in facts)
+    _ROW_OF_WORD.update(zip(new_words, range(first_row, end_row), strict=True))
 
 
 @lru_cache(maxsize=8192)
@@ -207,10 +225,10 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
     starts = ends - lengths[1::2]
     rows = list(map(_ROW_OF_WORD.get, word_list))
     if None in rows:
-        rows = [
-            _add_word(word) if row is None else row
-            for word, row in zip(word_list, rows, strict=True)
-        ]
+        _add_words(
+            list(dict.fromkeys(w for w, r in zip(word_list, rows, strict=True) if r is None))
+        )
+        rows = list(map(_ROW_OF_WORD.__getitem__, word_list))
     row_array = np.array(rows, dtype=np.int64)
     codes = _codes_of_row.take(row_array, axis=0)
     flags = _flags_of_row.take(row_array, axis=0)

@@ -84,6 +84,12 @@ def _term(word: str) -> str:
     return term
 
 
+def term_of_word(word: str) -> str:
+    """The index term of one raw word as ``_raw_words`` gives it ("" for a stopword)."""
+    term = _TERM_CACHE.get(word)
+    return _term(word) if term is None else term
+
+
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text``: stemmed words, stopwords removed, in text order."""
     cache = _TERM_CACHE

@@ -94,3 +94,24 @@ def test_ask_depth_below_one_is_a_usage_error(seeds_corpus, tmp_path, capsys, mo
     where = ["--corpus", str(seeds_corpus), "--db", str(tmp_path / "i.db")]
     code, _, err = run(capsys, monkeypatch, "ask", *where, "--depth", "0", "Who?")
     assert code == 2 and "--depth" in err and err.count("\n") == 1
+
+
+def test_ask_batch_output_is_the_same_with_any_number_of_workers(
+    seeds_corpus, tmp_path, capsys, monkeypatch
+):
+    where = ["--corpus", str(seeds_corpus), "--db", str(tmp_path / "i.db")]
+    stdin = "Who met Tillerson?\nHow many people did the attack kill?\n" * 20
+    outputs = []
+    for workers in ("1", "2"):
+        argv = ["ask", *where, "--json", "--workers", workers, "-"]
+        code, out, _ = run(capsys, monkeypatch, *argv, stdin=stdin)
+        assert code == 0
+        outputs.append(out)
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == 40
+
+
+def test_ask_workers_below_one_is_a_usage_error(seeds_corpus, tmp_path, capsys, monkeypatch):
+    where = ["--corpus", str(seeds_corpus), "--db", str(tmp_path / "i.db")]
+    code, _, err = run(capsys, monkeypatch, "ask", *where, "--workers", "0", "-")
+    assert code == 2 and "--workers" in err and err.count("\n") == 1

@@ -1,0 +1,86 @@
+"""Many questions at once (``newsbite ask -``): retrieval in this process, reading in workers.
+
+Reading the passages (the answerer) is nearly all of a question's cost (docs/benchmarks.md),
+and it needs nothing but the passages and the index's term statistics. So forked worker
+processes, which inherit the answerer and the index as they are, read batches of questions
+while this process retrieves the next ones and hands on the answers, in the order asked. The
+database stays with this process alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from retrieval.worker_processes import abandon, can_fork, start_worker
+
+if TYPE_CHECKING:
+    from retrieval.answerer import Answerer
+    from retrieval.answers import AnswerResult
+    from retrieval.bm25 import BM25Index
+    from retrieval.documents import Passage
+    from retrieval.engine import QAEngine
+
+# Questions per task: enough that handing them over costs little next to reading them
+# (about 4 ms each), few enough that the first answers come soon.
+BATCH_SIZE = 16
+# What a forked worker reads with: set while a pool runs, inherited by its workers at fork.
+_reader: tuple[Answerer, BM25Index] | None = None
+
+
+def default_workers() -> int:
+    """Worker processes for a batch: one per core, up to 4 (this process, which retrieves,
+    takes a share of a core too)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def answer_all(
+    engine: QAEngine, questions: Iterable[str], *, k: int, depth: int, workers: int
+) -> Iterator[AnswerResult]:
+    """``engine.answer(question, k=k, depth=depth)`` for each question, in order, read by
+    ``workers`` processes where this platform can fork them (else here, one by one). The
+    workers read with the index the engine serves when the batch starts."""
+    if workers <= 1 or not can_fork():
+        for question in questions:
+            yield engine.answer(question, k=k, depth=depth)
+        return
+    global _reader
+    _reader = (engine.answerer, engine.index)
+    # Forked at the first task, before the pool starts its thread.
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=start_worker,
+        initargs=(os.getpid(),),
+    )
+    pending: deque[Future] = deque()
+    finished = False
+    try:
+        remaining = iter(questions)
+        while batch := list(islice(remaining, BATCH_SIZE)):
+            jobs = [(question, engine.retrieve(question, max(k, depth))) for question in batch]
+            pending.append(pool.submit(_read, jobs, k))
+            while len(pending) > 2 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+        finished = True
+    finally:
+        _reader = None
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            abandon(pool)
+
+
+def _read(jobs: list[tuple[str, list[Passage]]], k: int) -> list[AnswerResult]:
+    from retrieval.engine import answer_from_passages
+
+    assert _reader is not None, "a batch worker must be forked from answer_all"
+    answerer, index = _reader
+    return [answer_from_passages(answerer, q, passages, index, k) for q, passages in jobs]

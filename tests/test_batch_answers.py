@@ -1,0 +1,79 @@
+"""Batches of questions read by forked worker processes: the same answers, in the same order,
+as one by one; no worker left behind."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from retrieval.batch_answers import BATCH_SIZE, answer_all
+from retrieval.engine import QAEngine
+from retrieval.worker_processes import can_fork
+
+QUESTIONS = [
+    "How many people did the attack kill?",
+    "Who met Tillerson?",
+    "How long has the Syrian war lasted?",
+    "zzzqx qqqzz",  # no passage at all
+    "Where did Tillerson meet Putin?",
+    "What did Russia say about the gas attack?",
+]
+
+
+@pytest.fixture
+def engine(seeds_corpus, tmp_path):
+    engine = QAEngine.open(seeds_corpus, tmp_path / "index.db")
+    yield engine
+    engine.close()
+
+
+def _as_json(results):
+    return [result.to_json() for result in results]
+
+
+needs_fork = pytest.mark.skipif(not can_fork(), reason="workers are forked on Linux only")
+
+
+@needs_fork
+def test_workers_answer_as_this_process_does_in_order(engine):
+    questions = QUESTIONS * 7  # several tasks, more than the workers hold at once
+    assert len(questions) > 2 * BATCH_SIZE
+    alone = [engine.answer(q, k=3, depth=5) for q in questions]
+    results = []
+    workers_seen = 0
+    for result in answer_all(engine, questions, k=3, depth=5, workers=2):
+        workers_seen = max(workers_seen, len(multiprocessing.active_children()))
+        results.append(result)
+    assert workers_seen == 2
+    assert _as_json(results) == _as_json(alone)
+    assert results[3].no_answer and not results[3].answers
+    assert not multiprocessing.active_children()
+
+
+def test_one_worker_reads_here(engine):
+    results = list(answer_all(engine, QUESTIONS, k=2, depth=5, workers=1))
+    assert not multiprocessing.active_children()
+    assert _as_json(results) == _as_json([engine.answer(q, k=2, depth=5) for q in QUESTIONS])
+
+
+@needs_fork
+def test_a_batch_given_up_early_stops_its_workers(engine):
+    results = answer_all(engine, QUESTIONS * 20, k=3, depth=5, workers=2)
+    first = next(results)
+    assert first.question == QUESTIONS[0]
+    assert multiprocessing.active_children()
+    results.close()
+    assert not multiprocessing.active_children()
+
+
+@needs_fork
+def test_a_failing_question_fails_the_batch_and_stops_its_workers(engine, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the answerer broke")
+
+    # Patched before the fork: the workers inherit it.
+    monkeypatch.setattr(engine.answerer, "answer", broken)
+    with pytest.raises(RuntimeError, match="the answerer broke"):
+        list(answer_all(engine, QUESTIONS * 10, k=3, depth=5, workers=2))
+    assert not multiprocessing.active_children()
