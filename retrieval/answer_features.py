@@ -162,8 +162,11 @@ def read_passages(passages: Sequence[Passage], question: QuestionTerms) -> Readi
         for cut in (1, 2):
             if len(term) - cut >= 5 and (code := known_code(term[:-cut])) >= 0:
                 term_ids[(term_codes == code) & (term_ids < 0)] = number
-    content_codes = [known_code(w) for w in question.content_words]
-    is_exact = np.isin(word_codes, [c for c in content_codes if c >= 0])
+    # A few comparisons: np.isin's sort costs more for a question's handful of words.
+    is_exact = np.zeros(len(word_codes), dtype=bool)
+    for code in map(known_code, question.content_words):
+        if code >= 0:
+            is_exact |= word_codes == code
     is_question = (term_ids >= 0) | is_exact
     term_counts = np.zeros((int(sentence_offset[-1]), len(question.terms)), dtype=np.float64)
     matched = np.flatnonzero(term_ids >= 0)
@@ -218,6 +221,13 @@ def _per_sentence(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """How many words of each sentence the mask holds."""
     cumulative = np.concatenate(([0], np.cumsum(mask)))
     return cumulative[bounds[:, 1]] - cumulative[bounds[:, 0]]
+
+
+def _rank_column(rank: int, columns: tuple[int, int, int, int, int]) -> int:
+    """The column of a passage's rank: 0, 1, 2-4, 5-9, 10 and more."""
+    if rank < 2:
+        return columns[rank]
+    return columns[2] if rank < 5 else columns[3] if rank < 10 else columns[4]
 
 
 def _per_passage_max(values: np.ndarray, passage_of: np.ndarray, n_passages: int) -> np.ndarray:
@@ -305,9 +315,11 @@ def sentence_table(reading: Reading, question: QuestionTerms) -> SentenceTable:
     passage_presence = np.zeros((n_passages, presence.shape[1]), dtype=bool)
     np.logical_or.at(passage_presence, passage_of, presence)
     passage_coverage = (passage_presence | reading.title_presence) @ weights
-    previous = np.vstack((presence[:1] & False, presence[:-1]))
+    previous = np.zeros_like(presence)
+    previous[1:] = presence[:-1]
     previous[first_of_passage] = False
-    following = np.vstack((presence[1:], presence[:1] & False))
+    following = np.zeros_like(presence)
+    following[:-1] = presence[1:]
     following[last_of_passage] = False
     best_in_passage = _per_passage_max(coverage, passage_of, n_passages)
     scores = np.array([p.score for p in reading.passages])
@@ -320,7 +332,7 @@ def sentence_table(reading: Reading, question: QuestionTerms) -> SentenceTable:
     features[:, 1] = coverage
     features[:, 2] = (presence | reading.title_presence[passage_of]) @ weights
     features[:, 3] = coverage**2
-    features[:, 4] = presence.mean(axis=1)
+    features[:, 4] = presence.sum(axis=1, dtype=np.float64) / presence.shape[1]
     features[:, 5] = (presence | previous) @ weights
     features[:, 6] = (presence | following) @ weights
     features[:, 7] = passage_coverage[passage_of]
@@ -329,9 +341,7 @@ def sentence_table(reading: Reading, question: QuestionTerms) -> SentenceTable:
     features[:, 10] = best_in_passage[passage_of] - coverage.max()
     features[:, 13] = scores[passage_of] / best_score
     features[:, 14] = np.log1p(np.maximum(scores[passage_of], 0.0))
-    rank_column = np.select(
-        [ranks == 0, ranks == 1, ranks < 5, ranks < 10], [15, 16, 17, 18], default=19
-    )
+    rank_column = np.array([_rank_column(rank, (15, 16, 17, 18, 19)) for rank in ranks.tolist()])
     features[np.arange(n_rows), rank_column[passage_of]] = 1.0
     features[:, 20] = first_of_passage
     features[:, 21] = local / np.maximum(n_sentences - 1, 1)
@@ -340,7 +350,7 @@ def sentence_table(reading: Reading, question: QuestionTerms) -> SentenceTable:
     features[:, 23] = _per_sentence(is_content & ~is_question, bounds) / length
     matched_weight = np.where(presence, question.weights, 0.0)
     features[:, 24] = matched_weight.max(axis=1) / float(question.weights.max())
-    features[:, 25] = 1.0 - float(question.known.mean())
+    features[:, 25] = 1.0 - np.count_nonzero(question.known) / len(question.known)
     local = _local_weights(passage_presence, question.weights)
     local_coverage = presence @ local
     local_passage = passage_presence @ local
@@ -384,7 +394,9 @@ def _fill_word_level(
     matched = np.flatnonzero(term_ids >= 0)
     if len(matched):
         rows = sentence_of[matched]
-        unique_rows, first_index = np.unique(rows, return_index=True)
+        # Rows come in order: each new value starts a sentence's run.
+        first_index = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+        unique_rows = rows[first_index]
         last_index = np.append(first_index[1:], len(rows)) - 1
         window = matched[last_index] - matched[first_index] + 1
         count = last_index - first_index + 1
@@ -509,7 +521,7 @@ def passage_evidence(reading: Reading, question: QuestionTerms, table: SentenceT
     features[:, 4] = table.passage_coverage - table.passage_coverage.max()
     features[:, 5] = passage_scores / (float(passage_scores.max()) or 1.0)
     features[:, 6] = np.log1p(np.maximum(passage_scores, 0.0))
-    rank_column = np.select([ranks == 0, ranks == 1, ranks < 5], [7, 8, 9], default=10)
+    rank_column = [_rank_column(rank, (7, 8, 9, 10, 10)) for rank in ranks.tolist()]
     features[np.arange(n_passages), rank_column] = 1.0
     bigram_rows = table.features[:, SENTENCE_FEATURES.index("bigram_fraction")]
     features[:, 11] = np.minimum(
