@@ -21,18 +21,11 @@ import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
 from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
-from retrieval.spans import MAX_SPAN_WORDS, candidate_spans, known_code
+from retrieval.spans import MAX_SPAN_WORDS, SUFFIX_CLASSES, candidate_spans, known_code
 
 HASH_BUCKETS = 1 << 14
 _TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}
 
-# Word endings standing in for parts of speech: an answer rarely ends with an adverb or a verb.
-_SUFFIX_CLASSES = (
-    ("ends_ly", ("ly",)),
-    ("ends_ed", ("ed",)),
-    ("ends_ing", ("ing",)),
-    ("ends_nominal", ("tion", "sion", "ment", "ness", "ity", "ism", "ance", "ence", "ship")),
-)
 _SPAN_SHAPES = (
     "length_1",
     "length_2",
@@ -51,7 +44,7 @@ _SPAN_SHAPES = (
     "bounded",  # punctuation or the sentence's edge on both sides
     "chunk",  # punctuation, a stopword or the sentence's edge on both sides
     "all_lowercase",
-    *(name for name, _ in _SUFFIX_CLASSES),
+    *(name for name, _ in SUFFIX_CLASSES),
 )
 # Where the span sits: crossed with the question type, since "who" answers precede the
 # question's verb and "what … called" answers follow it.
@@ -128,16 +121,6 @@ def _template_keys(qtype: str, head: str) -> np.ndarray:
     return np.array([zlib.crc32(k.encode("utf-8")) for k in keys], dtype=np.int64)
 
 
-@lru_cache(maxsize=100_000)
-def _suffix_class(word: str) -> int:
-    """1 + the index of the word's ending in ``_SUFFIX_CLASSES``, 0 for none."""
-    if len(word) > 4:
-        for number, (_, endings) in enumerate(_SUFFIX_CLASSES):
-            if word.endswith(endings):
-                return number + 1
-    return 0
-
-
 @dataclass(slots=True)
 class SpanTable:
     """Candidate spans of one sentence: word offsets (inclusive) in the passage, features."""
@@ -186,6 +169,7 @@ class _JoinedWords:
     term_ids: np.ndarray
     lower: tuple[str, ...]
     term_codes: np.ndarray
+    suffix_class: np.ndarray
     word_hashes: np.ndarray
     is_stop: np.ndarray
     is_title: np.ndarray
@@ -200,6 +184,7 @@ class _JoinedWords:
 
 _JOINED_ARRAYS = (
     "term_codes",
+    "suffix_class",
     "word_hashes",
     "is_stop",
     "is_title",
@@ -415,8 +400,7 @@ def _fill(
         after_break | words.is_stop[after_word] | ~not_last
     )
     shapes[:, 16] = (capitals == 0) & (numbers == 0)
-    lower = words.lower
-    end_suffix = np.array([_suffix_class(lower[end]) for end in ends.tolist()], dtype=np.int64)
+    end_suffix = words.suffix_class[ends]
     has_suffix = end_suffix > 0
     shapes[np.flatnonzero(has_suffix), 16 + end_suffix[has_suffix]] = 1.0
     qtype = question.analysis.qtype

@@ -40,6 +40,13 @@ _TIME_UNITS = frozenset(
     "second seconds minute minutes hour hours day days week weeks month months year years "
     "decade decades century centuries".split()
 )
+# Word endings standing in for parts of speech: an answer rarely ends with an adverb or a verb.
+SUFFIX_CLASSES = (
+    ("ends_ly", ("ly",)),
+    ("ends_ed", ("ed",)),
+    ("ends_ing", ("ing",)),
+    ("ends_nominal", ("tion", "sion", "ment", "ness", "ity", "ism", "ance", "ence", "ship")),
+)
 # Titles that add nothing to a name the question already has: "Mr Tillerson" answers no
 # question about Tillerson.
 _TITLES = frozenset("mr mrs ms miss mx dr prof sir dame rev".split())
@@ -96,6 +103,7 @@ class WordInfo:
     term_code: int  # -1 for a stopword
     word_code: int
     word_hash: int  # stable across runs (hashed lexical features)
+    suffix_class: int  # 1 + the index of its ending in SUFFIX_CLASSES, 0 for none
 
 
 @lru_cache(maxsize=100_000)
@@ -116,7 +124,17 @@ def word_info(word: str) -> WordInfo:
         term_code=code_of(term) if term else -1,
         word_code=code_of(lower),
         word_hash=zlib.crc32(lower.encode("utf-8")),
+        suffix_class=suffix_class(lower),
     )
+
+
+def suffix_class(lower: str) -> int:
+    """1 + the index of the (normalised) word's ending in ``SUFFIX_CLASSES``, 0 for none."""
+    if len(lower) > 4:
+        for number, (_, endings) in enumerate(SUFFIX_CLASSES):
+            if lower.endswith(endings):
+                return number + 1
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +149,7 @@ class PassageWords:
     term_codes: np.ndarray
     word_codes: np.ndarray
     word_hashes: np.ndarray
+    suffix_class: np.ndarray
     is_single_letter: np.ndarray
     is_stop: np.ndarray
     is_capital: np.ndarray  # starts with an upper-case letter
@@ -154,7 +173,7 @@ class PassageWords:
 _ROW_OF_WORD: dict[str, int] = {}
 _LOWER_OF_ROW: list[str] = []
 _TERM_OF_ROW: list[str] = []
-_CODE_COLUMNS = ("term_code", "word_code", "word_hash")
+_CODE_COLUMNS = ("term_code", "word_code", "word_hash", "suffix_class")
 _FLAG_COLUMNS = (
     "is_single_letter",
     "is_stop",
@@ -177,14 +196,19 @@ def _facts(word: str) -> tuple[str, str, tuple[int, int, int], tuple[bool, ...]]
         lower = word.lower()
         term = term_of_word(lower)
         is_month = lower in _MONTHS and word[:1].isupper()
-        codes = (code_of(term) if term else -1, code_of(lower), zlib.crc32(lower.encode()))
+        codes = (
+            code_of(term) if term else -1,
+            code_of(lower),
+            zlib.crc32(lower.encode()),
+            suffix_class(lower),
+        )
         is_number = lower[:1].isdigit() or lower in _NUMBER_WORDS
         is_year = is_number and bool(_YEAR_RE.fullmatch(lower))
         facts = (lower in STOPWORDS, is_number, is_year, is_month, lower in _TIME_UNITS)
     else:
         info = word_info(word)
         lower, term = info.lower, info.term
-        codes = (info.term_code, info.word_code, info.word_hash)
+        codes = (info.term_code, info.word_code, info.word_hash, info.suffix_class)
         facts = (info.is_stop, info.is_number, info.is_year, info.is_month, info.is_time_unit)
     single_letter = len(lower) == 1 and lower.isalpha()
     return (
@@ -216,7 +240,6 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
     """Words of ``text``; cached because one passage answers many questions."""
     # One findall of (gap, word) pairs: the offsets follow from their lengths.
     pairs = _GAP_AND_WORD_RE.findall(text)
-    gaps = [gap for gap, _ in pairs]
     word_list = [word for _, word in pairs]
     lengths = np.fromiter(
         map(len, chain.from_iterable(pairs)), dtype=np.int64, count=2 * len(pairs)
@@ -232,17 +255,11 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
     row_array = np.array(rows, dtype=np.int64)
     codes = _codes_of_row.take(row_array, axis=0)
     flags = _flags_of_row.take(row_array, axis=0)
-    # Almost every gap is one space; only the others can hold a break.
-    breaks = np.zeros(len(rows), dtype=bool)
-    for index, gap in enumerate(gaps):
-        if index and gap != " " and _BREAK_RE.search(gap):
-            breaks[index - 1] = True
+    breaks = _breaks_after(text, starts, ends)
     sentence_bounds = np.searchsorted(
         starts, np.array(sentences, dtype=np.int64).reshape(-1, 2), side="left"
     ).astype(np.int64)
-    sentence_of = np.zeros(len(rows), dtype=np.int64)
-    for number, (first, last) in enumerate(sentence_bounds.tolist()):
-        sentence_of[first:last] = number
+    sentence_of = _sentence_of(sentence_bounds, len(rows))
     columns = dict(zip(_CODE_COLUMNS, codes.T, strict=True))
     columns.update(zip(_FLAG_COLUMNS, flags.T, strict=True))
     return PassageWords(
@@ -254,6 +271,7 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
         term_codes=columns["term_code"],
         word_codes=columns["word_code"],
         word_hashes=columns["word_hash"],
+        suffix_class=columns["suffix_class"],
         is_single_letter=columns["is_single_letter"],
         is_stop=columns["is_stop"],
         is_capital=columns["is_capital"],
@@ -267,6 +285,37 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
         sentence_bounds=sentence_bounds,
         sentence_of=sentence_of,
     )
+
+
+def _breaks_after(text: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per word, whether the gap between it and the next word holds a break. A break is made
+    of characters no word has, so it lies wholly in one gap; a comma inside "1,000" is none."""
+    breaks = np.zeros(len(starts), dtype=bool)
+    hits = [match.start() for match in _BREAK_RE.finditer(text)]
+    if hits and len(starts) > 1:
+        at = np.array(hits, dtype=np.int64)
+        before = np.searchsorted(ends, at, side="right") - 1  # the last word ending by then
+        in_gap = (before >= 0) & (before < len(starts) - 1)
+        in_gap &= at < starts[np.minimum(before + 1, len(starts) - 1)]
+        breaks[before[in_gap]] = True
+    return breaks
+
+
+def _sentence_of(bounds: np.ndarray, n_words: int) -> np.ndarray:
+    """The sentence number of each word (0 for a word in none)."""
+    sentence_of = np.zeros(n_words, dtype=np.int64)
+    if not len(bounds):
+        return sentence_of
+    firsts, lasts = bounds[:, 0], bounds[:, 1]
+    if (firsts[1:] >= lasts[:-1]).all():  # in order and apart, as the splitter makes them
+        words = np.arange(n_words)
+        number = np.searchsorted(firsts, words, side="right") - 1
+        inside = (number >= 0) & (words < lasts[np.maximum(number, 0)])
+        sentence_of[inside] = number[inside]
+        return sentence_of
+    for number, (first, last) in enumerate(bounds.tolist()):
+        sentence_of[first:last] = number
+    return sentence_of
 
 
 def candidate_spans(
