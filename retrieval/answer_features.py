@@ -19,7 +19,7 @@ import numpy as np
 
 from retrieval.documents import Passage
 from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
-from retrieval.spans import PassageWords, known_code, passage_words
+from retrieval.spans import JoinedWords, PassageWords, joined_words, known_code, passage_words
 from retrieval.stopwords import STOPWORDS
 from retrieval.tokenizer import stem, tokenize, words
 
@@ -113,6 +113,7 @@ class Reading:
 
     passages: Sequence[Passage]
     words: list[PassageWords]
+    joined: JoinedWords  # the columns of all passages' words, end to end
     word_offset: np.ndarray  # per passage, plus the total at the end
     sentence_offset: np.ndarray  # per passage, plus the total at the end
     term_ids: np.ndarray  # per word: index of its term in the question, -1 when none
@@ -135,10 +136,10 @@ def read_passages(passages: Sequence[Passage], question: QuestionTerms) -> Readi
     word_offset = np.concatenate(([0], np.cumsum(word_counts)))
     sentence_offset = np.concatenate(([0], np.cumsum(sentence_counts)))
     n_passages = len(passages)
+    joined = joined_words(words)
+    term_codes, word_codes = joined.term_codes, joined.word_codes
+    is_content = ~joined.is_stop
     if word_offset[-1]:
-        term_codes = np.concatenate([w.term_codes for w in words])
-        word_codes = np.concatenate([w.word_codes for w in words])
-        is_content = ~np.concatenate([w.is_stop for w in words])
         sentence_of = np.concatenate([w.sentence_of for w in words]) + np.repeat(
             sentence_offset[:-1], word_counts
         )
@@ -147,8 +148,7 @@ def read_passages(passages: Sequence[Passage], question: QuestionTerms) -> Readi
             + np.repeat(word_offset[:-1], sentence_counts)[:, None]
         )
     else:
-        term_codes = word_codes = sentence_of = np.zeros(0, dtype=np.int64)
-        is_content = np.zeros(0, dtype=bool)
+        sentence_of = np.zeros(0, dtype=np.int64)
         sentence_bounds = np.zeros((0, 2), dtype=np.int64)
     # Codes are looked up only now: the passages' words have just been given theirs.
     term_ids = np.full(len(term_codes), -1, dtype=np.int64)
@@ -180,6 +180,7 @@ def read_passages(passages: Sequence[Passage], question: QuestionTerms) -> Readi
     return Reading(
         passages=passages,
         words=words,
+        joined=joined,
         word_offset=word_offset,
         sentence_offset=sentence_offset,
         term_ids=term_ids,
@@ -402,30 +403,25 @@ def _fill_word_level(
         count = last_index - first_index + 1
         features[unique_rows, 12] = count / window
     # Answer-type signals, in the columns of the question's type.
-    words = reading.words
+    words = reading.joined
     column = len(_SENTENCE_BASE) + _TYPE_INDEX[question.analysis.qtype] * len(
         _SENTENCE_TYPE_SIGNALS
     )
     new = reading.is_content & ~reading.is_question
-    is_number = np.concatenate([w.is_number for w in words])
-    is_capital = np.concatenate([w.is_capital for w in words])
+    is_number, is_capital = words.is_number, words.is_capital
     first_word = np.zeros(len(new), dtype=bool)
     first_word[bounds[:, 0][bounds[:, 0] < len(new)]] = True
     number_unit = np.append(is_number[:-1] & new[1:], False)
     features[:, column] = np.minimum(_per_sentence(is_number & new, bounds), 3)
-    features[:, column + 1] = np.minimum(
-        _per_sentence(np.concatenate([w.is_year for w in words]), bounds), 2
-    )
-    features[:, column + 2] = np.minimum(
-        _per_sentence(np.concatenate([w.is_month for w in words]), bounds), 2
-    )
+    features[:, column + 1] = np.minimum(_per_sentence(words.is_year, bounds), 2)
+    features[:, column + 2] = np.minimum(_per_sentence(words.is_month, bounds), 2)
     features[:, column + 3] = (
         np.minimum(_per_sentence(is_capital & new & ~first_word, bounds), 5) / 5
     )
     features[:, column + 4] = np.minimum(_per_sentence(number_unit, bounds), 2)
     # The same signals pooled over types, so that rare types (how long) learn from common ones.
     qtype = question.analysis.qtype
-    is_time_unit = np.concatenate([w.is_time_unit for w in words])
+    is_time_unit = words.is_time_unit
     if qtype is QuestionType.DATE:
         expected = features[:, column + 1] + features[:, column + 2]
     elif qtype is QuestionType.NUMBER:

@@ -15,13 +15,18 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
 
 import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
 from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
-from retrieval.spans import MAX_SPAN_WORDS, SUFFIX_CLASSES, candidate_spans, known_code
+from retrieval.spans import (
+    MAX_SPAN_WORDS,
+    SUFFIX_CLASSES,
+    JoinedWords,
+    candidate_spans,
+    known_code,
+)
 
 HASH_BUCKETS = 1 << 14
 _TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}
@@ -157,90 +162,29 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
     return span_tables(reading, [row], question)[0]
 
 
-@dataclass(slots=True)
-class _JoinedWords:
-    """The word arrays of the passages whose sentences are scored, end to end: one set of
-    numpy operations then serves every sentence, whatever its passage (numpy's cost here is
-    per call, not per word: three sentences cost hardly more than one)."""
-
-    offset: dict[int, int]  # passage -> its first word in the joined arrays
-    size: int
-    is_question: np.ndarray
-    term_ids: np.ndarray
-    lower: tuple[str, ...]
-    term_codes: np.ndarray
-    suffix_class: np.ndarray
-    word_hashes: np.ndarray
-    is_stop: np.ndarray
-    is_title: np.ndarray
-    is_capital: np.ndarray
-    is_number: np.ndarray
-    is_year: np.ndarray
-    is_month: np.ndarray
-    is_time_unit: np.ndarray
-    is_single_letter: np.ndarray
-    break_after: np.ndarray
-
-
-_JOINED_ARRAYS = (
-    "term_codes",
-    "suffix_class",
-    "word_hashes",
-    "is_stop",
-    "is_title",
-    "is_capital",
-    "is_number",
-    "is_year",
-    "is_month",
-    "is_time_unit",
-    "is_single_letter",
-    "break_after",
-)
-
-
-def _join(reading: Reading, passages: list[int]) -> _JoinedWords:
-    offset: dict[int, int] = {}
-    size = 0
-    for passage in passages:
-        offset[passage] = size
-        size += len(reading.words[passage])
-    ranges = [slice(int(reading.word_offset[p]), int(reading.word_offset[p + 1])) for p in passages]
-    if len(passages) == 1:
-        words = reading.words[passages[0]]
-        return _JoinedWords(
-            offset,
-            size,
-            reading.is_question[ranges[0]],
-            reading.term_ids[ranges[0]],
-            words.lower,
-            **{name: getattr(words, name) for name in _JOINED_ARRAYS},
-        )
-    return _JoinedWords(
-        offset,
-        size,
-        np.concatenate([reading.is_question[r] for r in ranges]),
-        np.concatenate([reading.term_ids[r] for r in ranges]),
-        tuple(chain.from_iterable(reading.words[p].lower for p in passages)),
-        **{
-            name: np.concatenate([getattr(reading.words[p], name) for p in passages])
-            for name in _JOINED_ARRAYS
-        },
-    )
-
-
 def span_tables(reading: Reading, rows: list[int], question: QuestionTerms) -> list[SpanTable]:
     """Candidates of each sentence row in ``rows``, with their features; word offsets are the
     passage's own. Features that are the same for every span of a sentence (its score, its
-    rank) are left out: the span model compares spans of one sentence."""
+    rank) are left out: the span model compares spans of one sentence.
+
+    All the sentences are scored by one set of numpy operations over the reading's words
+    (numpy's cost here is per call, not per word: three sentences cost hardly more than one);
+    each span carries its sentence's bounds, and no feature looks past them."""
     passage_of_row = [int(reading.sentence_passage[row]) for row in rows]
-    words = _join(reading, sorted(set(passage_of_row)))
+    # Only the words of the passages concerned (views): one passage's, for the top answer.
+    low_word = int(reading.word_offset[min(passage_of_row, default=0)])
+    high_word = int(reading.word_offset[max(passage_of_row, default=-1) + 1])
+    words = reading.joined.part(low_word, high_word)
+    is_question = reading.is_question[low_word:high_word]
+    term_ids = reading.term_ids[low_word:high_word]
     bounds = []
     for row, passage in zip(rows, passage_of_row, strict=True):
         first, last = reading.words[passage].sentence_words[int(reading.sentence_local[row])]
-        bounds.append((first + words.offset[passage], last + words.offset[passage]))
+        offset = int(reading.word_offset[passage]) - low_word
+        bounds.append((first + offset, last + offset))
     # A title with the question's words repeats the question too: "Mr Tillerson".
     starts, ends, counts = candidate_spans(
-        bounds, words.is_stop, words.is_question | words.is_title, MAX_SPAN_WORDS
+        bounds, words.is_stop, is_question | words.is_title, MAX_SPAN_WORDS
     )
     n = len(starts)
     features = np.zeros((n, len(SPAN_FEATURES)))
@@ -248,12 +192,13 @@ def span_tables(reading: Reading, rows: list[int], question: QuestionTerms) -> l
     if n:
         first = np.repeat(np.array([b[0] for b in bounds], dtype=np.int64), counts)
         last = np.repeat(np.array([b[1] for b in bounds], dtype=np.int64), counts)
-        hashed = _fill(features, words, bounds, starts, ends, first, last, question)
+        context = (words, is_question, term_ids)
+        hashed = _fill(features, context, bounds, starts, ends, first, last, question)
     tables = []
     low = 0
     for count, passage in zip(counts.tolist(), passage_of_row, strict=True):
         high = low + count
-        shift = words.offset[passage]
+        shift = int(reading.word_offset[passage]) - low_word
         tables.append(
             SpanTable(
                 starts[low:high] - shift,
@@ -268,7 +213,7 @@ def span_tables(reading: Reading, rows: list[int], question: QuestionTerms) -> l
 
 def _fill(
     features: np.ndarray,
-    words: _JoinedWords,
+    context: tuple[JoinedWords, np.ndarray, np.ndarray],
     bounds: list[tuple[int, int]],
     starts: np.ndarray,
     ends: np.ndarray,
@@ -279,12 +224,12 @@ def _fill(
     """Fills ``features`` for the spans [starts, ends] of sentences [first, last) (both per
     span) and returns their hashed buckets. No feature looks past the span's sentence."""
     n = len(starts)
-    is_question, term_ids = words.is_question, words.term_ids
+    words, is_question, term_ids = context  # the words, which are question words, their terms
     length = ends - starts + 1
     not_first = starts > first
     not_last = ends < last - 1
     before_word = np.maximum(starts - 1, 0)
-    after_word = np.minimum(ends + 1, words.size - 1)
+    after_word = np.minimum(ends + 1, len(words) - 1)
 
     content = ~words.is_stop
     question_content = is_question & content
@@ -372,12 +317,17 @@ def _fill(
         not_last & is_number[after_word] & is_number[ends]
     )
     # Idf mass of the question words just outside the span, on each side.
-    word_weight = np.zeros(words.size + 1)
+    # Summed word by word over the window, not as a difference of running sums: a running
+    # sum's rounding would depend on the words before the sentence, hence on what else is read.
+    word_weight = np.zeros(len(words))
     matched = np.flatnonzero(term_ids >= 0)
-    word_weight[matched + 1] = question.weights[term_ids[matched]] / question.mass
-    mass = np.cumsum(word_weight)
-    features[:, 23] = mass[starts] - mass[np.maximum(starts - _NEAR_WINDOW, first)]
-    features[:, 24] = mass[np.minimum(ends + 1 + _NEAR_WINDOW, last)] - mass[ends + 1]
+    word_weight[matched] = question.weights[term_ids[matched]] / question.mass
+    steps = np.arange(1, _NEAR_WINDOW + 1)
+    left = starts[:, None] - steps
+    features[:, 23] = np.where(left >= first[:, None], word_weight[np.maximum(left, 0)], 0).sum(1)
+    right = ends[:, None] + steps
+    inside = right < last[:, None]
+    features[:, 24] = np.where(inside, word_weight[np.minimum(right, len(words) - 1)], 0).sum(1)
 
     run_start, run_end = _name_runs(words, bounds)
     whole = (run_start[starts] == starts) & (run_end[ends] == ends) & (run_end[starts] == ends)
@@ -426,11 +376,11 @@ def _fill(
     return _span_hashes(words, starts, ends, first, last, question.analysis, shapes)
 
 
-def _name_runs(words: _JoinedWords, bounds: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def _name_runs(words: JoinedWords, bounds: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """Per word of the sentences, the first and last word of the run of capitalised words it
     belongs to (connectors such as "of" may join two capitalised words); -1 outside runs."""
-    run_start = np.full(words.size, -1, dtype=np.int64)
-    run_end = np.full(words.size, -1, dtype=np.int64)
+    run_start = np.full(len(words), -1, dtype=np.int64)
+    run_end = np.full(len(words), -1, dtype=np.int64)
     is_name = (words.is_capital & ~words.is_stop).tolist()
     breaks = words.break_after.tolist()
     lower = words.lower
@@ -476,7 +426,7 @@ def _matches_type(qtype: QuestionType, shapes: np.ndarray) -> np.ndarray:
 
 
 def _span_hashes(
-    words: _JoinedWords,
+    words: JoinedWords,
     starts: np.ndarray,
     ends: np.ndarray,
     first: np.ndarray,

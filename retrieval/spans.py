@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from itertools import chain
 
@@ -47,6 +47,7 @@ SUFFIX_CLASSES = (
     ("ends_ing", ("ing",)),
     ("ends_nominal", ("tion", "sion", "ment", "ness", "ity", "ism", "ance", "ence", "ship")),
 )
+_ANY_SUFFIX = tuple(ending for _, endings in SUFFIX_CLASSES for ending in endings)
 # Titles that add nothing to a name the question already has: "Mr Tillerson" answers no
 # question about Tillerson.
 _TITLES = frozenset("mr mrs ms miss mx dr prof sir dame rev".split())
@@ -130,7 +131,7 @@ def word_info(word: str) -> WordInfo:
 
 def suffix_class(lower: str) -> int:
     """1 + the index of the (normalised) word's ending in ``SUFFIX_CLASSES``, 0 for none."""
-    if len(lower) > 4:
+    if len(lower) > 4 and lower.endswith(_ANY_SUFFIX):  # most words: one test
         for number, (_, endings) in enumerate(SUFFIX_CLASSES):
             if lower.endswith(endings):
                 return number + 1
@@ -162,6 +163,7 @@ class PassageWords:
     sentence_words: tuple[tuple[int, int], ...]  # [first, last + 1) word index per sentence
     sentence_bounds: np.ndarray  # the same as an (n, 2) array
     sentence_of: np.ndarray  # sentence number of each word
+    rows: np.ndarray  # each word's row in the word table (see joined_words)
 
     def __len__(self) -> int:
         return len(self.lower)
@@ -255,11 +257,18 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
     row_array = np.array(rows, dtype=np.int64)
     codes = _codes_of_row.take(row_array, axis=0)
     flags = _flags_of_row.take(row_array, axis=0)
-    breaks = _breaks_after(text, starts, ends)
+    # Almost every gap is one space; only the others can hold a break. (A Python loop: a
+    # passage has a few dozen words, a numpy pass costs more than that.)
+    breaks = np.zeros(len(rows), dtype=bool)
+    for index, (gap, _) in enumerate(pairs):
+        if index and gap != " " and _BREAK_RE.search(gap):
+            breaks[index - 1] = True
     sentence_bounds = np.searchsorted(
         starts, np.array(sentences, dtype=np.int64).reshape(-1, 2), side="left"
     ).astype(np.int64)
-    sentence_of = _sentence_of(sentence_bounds, len(rows))
+    sentence_of = np.zeros(len(rows), dtype=np.int64)
+    for number, (first, last) in enumerate(sentence_bounds.tolist()):
+        sentence_of[first:last] = number
     columns = dict(zip(_CODE_COLUMNS, codes.T, strict=True))
     columns.update(zip(_FLAG_COLUMNS, flags.T, strict=True))
     return PassageWords(
@@ -284,38 +293,64 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
         sentence_words=tuple(map(tuple, sentence_bounds.tolist())),
         sentence_bounds=sentence_bounds,
         sentence_of=sentence_of,
+        rows=row_array,
     )
 
 
-def _breaks_after(text: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Per word, whether the gap between it and the next word holds a break. A break is made
-    of characters no word has, so it lies wholly in one gap; a comma inside "1,000" is none."""
-    breaks = np.zeros(len(starts), dtype=bool)
-    hits = [match.start() for match in _BREAK_RE.finditer(text)]
-    if hits and len(starts) > 1:
-        at = np.array(hits, dtype=np.int64)
-        before = np.searchsorted(ends, at, side="right") - 1  # the last word ending by then
-        in_gap = (before >= 0) & (before < len(starts) - 1)
-        in_gap &= at < starts[np.minimum(before + 1, len(starts) - 1)]
-        breaks[before[in_gap]] = True
-    return breaks
+@dataclass(frozen=True, slots=True)
+class JoinedWords:
+    """The word columns of several passages end to end (see ``joined_words``)."""
+
+    lower: tuple[str, ...]
+    term_codes: np.ndarray
+    word_codes: np.ndarray
+    word_hashes: np.ndarray
+    suffix_class: np.ndarray
+    is_single_letter: np.ndarray
+    is_stop: np.ndarray
+    is_capital: np.ndarray
+    is_number: np.ndarray
+    is_year: np.ndarray
+    is_month: np.ndarray
+    is_time_unit: np.ndarray
+    is_title: np.ndarray
+    break_after: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lower)
+
+    def part(self, start: int, end: int) -> JoinedWords:
+        """Words [start, end) (views of the same arrays)."""
+        if start == 0 and end == len(self):
+            return self
+        return JoinedWords(*(column[start:end] for column in astuple_shallow(self)))
 
 
-def _sentence_of(bounds: np.ndarray, n_words: int) -> np.ndarray:
-    """The sentence number of each word (0 for a word in none)."""
-    sentence_of = np.zeros(n_words, dtype=np.int64)
-    if not len(bounds):
-        return sentence_of
-    firsts, lasts = bounds[:, 0], bounds[:, 1]
-    if (firsts[1:] >= lasts[:-1]).all():  # in order and apart, as the splitter makes them
-        words = np.arange(n_words)
-        number = np.searchsorted(firsts, words, side="right") - 1
-        inside = (number >= 0) & (words < lasts[np.maximum(number, 0)])
-        sentence_of[inside] = number[inside]
-        return sentence_of
-    for number, (first, last) in enumerate(bounds.tolist()):
-        sentence_of[first:last] = number
-    return sentence_of
+def astuple_shallow(instance: object) -> tuple:
+    """A slots dataclass's fields, in order, uncopied (dataclasses.astuple deep-copies)."""
+    return tuple(getattr(instance, field.name) for field in fields(instance))
+
+
+def joined_words(passages: Sequence[PassageWords]) -> JoinedWords:
+    """The columns of ``passages``' words, one passage after the other: two takes from the
+    word table, not a concatenation per column."""
+    if not passages:
+        rows, breaks = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    elif len(passages) == 1:
+        rows = passages[0].rows
+        breaks = passages[0].break_after
+    else:
+        rows = np.concatenate([words.rows for words in passages])
+        breaks = np.concatenate([words.break_after for words in passages])
+    codes = _codes_of_row.take(rows, axis=0)
+    flags = _flags_of_row.take(rows, axis=0)
+    # JoinedWords lists the columns in the tables' order.
+    return JoinedWords(
+        tuple(chain.from_iterable(words.lower for words in passages)),
+        *codes.T,
+        *flags.T,
+        breaks,
+    )
 
 
 def candidate_spans(

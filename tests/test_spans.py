@@ -14,7 +14,6 @@ from retrieval.sentences import split_sentences
 from retrieval.spans import (
     _BREAK_RE,
     _WORD_RE,
-    _sentence_of,
     passage_words,
     unbalanced_at,
     word_info,
@@ -132,26 +131,3 @@ def test_a_month_is_a_capitalised_word() -> None:
     assert not word_info("march").is_month
     assert word_info("May").is_month
     assert word_info("MARCH").is_month
-
-
-def _last_sentence_holding(bounds: list[tuple[int, int]], n_words: int) -> list[int]:
-    expected = [0] * n_words
-    for number, (first, last) in enumerate(bounds):
-        expected[first:last] = [number] * (last - first)
-    return expected
-
-
-@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), max_size=8), st.integers(0, 30))
-def test_sentence_of_each_word_is_the_last_sentence_holding_it(bounds, n_words) -> None:
-    bounds = [(min(a, b, n_words), min(max(a, b), n_words)) for a, b in bounds]
-    array = np.array(bounds, dtype=np.int64).reshape(-1, 2)
-    assert _sentence_of(array, n_words).tolist() == _last_sentence_holding(bounds, n_words)
-
-
-@given(st.lists(st.integers(0, 40), max_size=12), st.integers(0, 40))
-def test_sentence_of_sentences_in_order(cuts, n_words) -> None:
-    # The splitter's case: sentences in order, apart, some words between or after them.
-    points = sorted(min(cut, n_words) for cut in cuts)
-    bounds = list(zip(points[::2], points[1::2], strict=False))
-    array = np.array(bounds, dtype=np.int64).reshape(-1, 2)
-    assert _sentence_of(array, n_words).tolist() == _last_sentence_holding(bounds, n_words)
