@@ -79,7 +79,7 @@ def ask_seconds(command: list[str], questions: list[str], runs: int = 3) -> floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "data" / "news")
-    parser.add_argument("--questions", type=int, default=500)
+    parser.add_argument("--questions", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3, help="cold index runs (best is shown)")
     args = parser.parse_args()
 
