@@ -14,6 +14,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -70,12 +71,21 @@ def answer_all(
         while pending:
             yield from pending.popleft().result()
         finished = True
+    except BrokenProcessPool as error:
+        raise WorkerDied(
+            "a worker process reading the questions died (killed, or out of memory?); "
+            "--workers 1 reads them in one process"
+        ) from error
     finally:
         _reader = None
         if finished:
             pool.shutdown(wait=True)
         else:
             abandon(pool)
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without finishing its questions."""
 
 
 def _read(jobs: list[tuple[str, list[Passage]]], k: int) -> list[AnswerResult]:

@@ -67,6 +67,7 @@ def abandon(executor: Executor) -> None:
     """
     processes = list((getattr(executor, "_processes", None) or {}).values())
     result_queue = getattr(executor, "_result_queue", None)
+    manager = getattr(executor, "_executor_manager_thread", None)
     executor.shutdown(wait=False, cancel_futures=True)
     send_lock = getattr(result_queue, "_wlock", None)
     if not processes or send_lock is None:
@@ -81,3 +82,7 @@ def abandon(executor: Executor) -> None:
     finally:
         if locked:
             send_lock.release()
+    # The pool's thread notices the dead workers and reaps them too: until it is done, a
+    # worker may still count as running, and this process as having another thread.
+    if isinstance(manager, threading.Thread):
+        manager.join(timeout=5)

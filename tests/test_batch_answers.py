@@ -4,10 +4,11 @@ as one by one; no worker left behind."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 
 import pytest
 
-from retrieval.batch_answers import BATCH_SIZE, answer_all
+from retrieval.batch_answers import BATCH_SIZE, WorkerDied, answer_all
 from retrieval.engine import QAEngine
 from retrieval.worker_processes import can_fork
 
@@ -75,5 +76,16 @@ def test_a_failing_question_fails_the_batch_and_stops_its_workers(engine, monkey
     # Patched before the fork: the workers inherit it.
     monkeypatch.setattr(engine.answerer, "answer", broken)
     with pytest.raises(RuntimeError, match="the answerer broke"):
+        list(answer_all(engine, QUESTIONS * 10, k=3, depth=5, workers=2))
+    assert not multiprocessing.active_children()
+
+
+@needs_fork
+def test_a_worker_killed_fails_the_batch_with_a_clear_error(engine, monkeypatch):
+    def killed(*_args, **_kwargs):
+        os._exit(9)  # as the kernel's OOM killer would end it: no exception, no result
+
+    monkeypatch.setattr(engine.answerer, "answer", killed)
+    with pytest.raises(WorkerDied, match="--workers 1"):
         list(answer_all(engine, QUESTIONS * 10, k=3, depth=5, workers=2))
     assert not multiprocessing.active_children()
