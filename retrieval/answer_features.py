@@ -19,7 +19,7 @@ import numpy as np
 
 from retrieval.documents import Passage
 from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
-from retrieval.spans import JoinedWords, PassageWords, joined_words, known_code, passage_words
+from retrieval.spans import PassageWords, WordColumns, joined_words, known_code, passage_words
 from retrieval.stopwords import STOPWORDS
 from retrieval.tokenizer import stem, tokenize, words
 
@@ -113,7 +113,7 @@ class Reading:
 
     passages: Sequence[Passage]
     words: list[PassageWords]
-    joined: JoinedWords  # the columns of all passages' words, end to end
+    joined: WordColumns  # the columns of all passages' words, end to end
     word_offset: np.ndarray  # per passage, plus the total at the end
     sentence_offset: np.ndarray  # per passage, plus the total at the end
     term_ids: np.ndarray  # per word: index of its term in the question, -1 when none

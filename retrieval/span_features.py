@@ -23,7 +23,7 @@ from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionT
 from retrieval.spans import (
     MAX_SPAN_WORDS,
     SUFFIX_CLASSES,
-    JoinedWords,
+    WordColumns,
     candidate_spans,
     known_code,
 )
@@ -213,7 +213,7 @@ def span_tables(reading: Reading, rows: list[int], question: QuestionTerms) -> l
 
 def _fill(
     features: np.ndarray,
-    context: tuple[JoinedWords, np.ndarray, np.ndarray],
+    context: tuple[WordColumns, np.ndarray, np.ndarray],
     bounds: list[tuple[int, int]],
     starts: np.ndarray,
     ends: np.ndarray,
@@ -376,7 +376,7 @@ def _fill(
     return _span_hashes(words, starts, ends, first, last, question.analysis, shapes)
 
 
-def _name_runs(words: JoinedWords, bounds: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def _name_runs(words: WordColumns, bounds: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """Per word of the sentences, the first and last word of the run of capitalised words it
     belongs to (connectors such as "of" may join two capitalised words); -1 outside runs."""
     run_start = np.full(len(words), -1, dtype=np.int64)
@@ -426,7 +426,7 @@ def _matches_type(qtype: QuestionType, shapes: np.ndarray) -> np.ndarray:
 
 
 def _span_hashes(
-    words: JoinedWords,
+    words: WordColumns,
     starts: np.ndarray,
     ends: np.ndarray,
     first: np.ndarray,

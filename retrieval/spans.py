@@ -139,14 +139,11 @@ def suffix_class(lower: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class PassageWords:
-    """The words of one passage text, as parallel arrays, and the word range of each sentence."""
+class WordColumns:
+    """Facts of a run of words as parallel arrays: a passage's, or several passages' end to
+    end (``joined_words``). The order is the word table's: its code columns, then its flags."""
 
-    text: str
-    starts: np.ndarray  # character offsets of each word in ``text``
-    ends: np.ndarray
-    lower: tuple[str, ...]
-    terms: tuple[str, ...]
+    lower: tuple[str, ...]  # normalised word (tokenizer.words)
     term_codes: np.ndarray
     word_codes: np.ndarray
     word_hashes: np.ndarray
@@ -160,13 +157,30 @@ class PassageWords:
     is_time_unit: np.ndarray
     is_title: np.ndarray  # "Mr", "Dr": adds nothing to a name
     break_after: np.ndarray  # punctuation between this word and the next
+
+    def __len__(self) -> int:
+        return len(self.lower)
+
+    def part(self, start: int, end: int) -> WordColumns:
+        """Words [start, end) (views of the same arrays)."""
+        if start == 0 and end == len(self):
+            return self
+        columns = (getattr(self, column.name)[start:end] for column in fields(WordColumns))
+        return WordColumns(*columns)
+
+
+@dataclass(frozen=True, slots=True)
+class PassageWords(WordColumns):
+    """The words of one passage text, and the word range of each sentence."""
+
+    text: str
+    starts: np.ndarray  # character offsets of each word in ``text``
+    ends: np.ndarray
+    terms: tuple[str, ...]
     sentence_words: tuple[tuple[int, int], ...]  # [first, last + 1) word index per sentence
     sentence_bounds: np.ndarray  # the same as an (n, 2) array
     sentence_of: np.ndarray  # sentence number of each word
     rows: np.ndarray  # each word's row in the word table (see joined_words)
-
-    def __len__(self) -> int:
-        return len(self.lower)
 
 
 # Every distinct word seen in a passage, once: its row in growing tables of the values
@@ -297,55 +311,19 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
     )
 
 
-@dataclass(frozen=True, slots=True)
-class JoinedWords:
-    """The word columns of several passages end to end (see ``joined_words``)."""
-
-    lower: tuple[str, ...]
-    term_codes: np.ndarray
-    word_codes: np.ndarray
-    word_hashes: np.ndarray
-    suffix_class: np.ndarray
-    is_single_letter: np.ndarray
-    is_stop: np.ndarray
-    is_capital: np.ndarray
-    is_number: np.ndarray
-    is_year: np.ndarray
-    is_month: np.ndarray
-    is_time_unit: np.ndarray
-    is_title: np.ndarray
-    break_after: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.lower)
-
-    def part(self, start: int, end: int) -> JoinedWords:
-        """Words [start, end) (views of the same arrays)."""
-        if start == 0 and end == len(self):
-            return self
-        return JoinedWords(*(column[start:end] for column in astuple_shallow(self)))
-
-
-def astuple_shallow(instance: object) -> tuple:
-    """A slots dataclass's fields, in order, uncopied (dataclasses.astuple deep-copies)."""
-    return tuple(getattr(instance, field.name) for field in fields(instance))
-
-
-def joined_words(passages: Sequence[PassageWords]) -> JoinedWords:
+def joined_words(passages: Sequence[PassageWords]) -> WordColumns:
     """The columns of ``passages``' words, one passage after the other: two takes from the
     word table, not a concatenation per column."""
+    if len(passages) == 1:
+        return passages[0]
     if not passages:
         rows, breaks = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    elif len(passages) == 1:
-        rows = passages[0].rows
-        breaks = passages[0].break_after
     else:
         rows = np.concatenate([words.rows for words in passages])
         breaks = np.concatenate([words.break_after for words in passages])
     codes = _codes_of_row.take(rows, axis=0)
     flags = _flags_of_row.take(rows, axis=0)
-    # JoinedWords lists the columns in the tables' order.
-    return JoinedWords(
+    return WordColumns(
         tuple(chain.from_iterable(words.lower for words in passages)),
         *codes.T,
         *flags.T,

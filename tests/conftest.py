@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from retrieval.engine import QAEngine
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -36,6 +39,14 @@ def seeds_corpus(tmp_path: Path) -> Path:
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     return corpus
+
+
+@pytest.fixture
+def engine(seeds_corpus: Path, tmp_path: Path) -> Iterator[QAEngine]:
+    """An engine over a copy of the bundled corpus, indexed in this test's folder."""
+    engine = QAEngine.open(seeds_corpus, tmp_path / "index.db")
+    yield engine
+    engine.close()
 
 
 @pytest.fixture

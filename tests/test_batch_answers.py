@@ -9,7 +9,6 @@ import os
 import pytest
 
 from retrieval.batch_answers import BATCH_SIZE, WorkerDied, answer_all
-from retrieval.engine import QAEngine
 from retrieval.worker_processes import can_fork
 
 QUESTIONS = [
@@ -20,13 +19,6 @@ QUESTIONS = [
     "Where did Tillerson meet Putin?",
     "What did Russia say about the gas attack?",
 ]
-
-
-@pytest.fixture
-def engine(seeds_corpus, tmp_path):
-    engine = QAEngine.open(seeds_corpus, tmp_path / "index.db")
-    yield engine
-    engine.close()
 
 
 def _as_json(results):

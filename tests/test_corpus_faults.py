@@ -6,14 +6,6 @@ import pytest
 
 import retrieval.indexer as indexer_module
 from retrieval.corpus import CorpusNotFound
-from retrieval.engine import QAEngine
-
-
-@pytest.fixture
-def engine(seeds_corpus, tmp_path):
-    engine = QAEngine.open(seeds_corpus, tmp_path / "index.db")
-    yield engine
-    engine.close()
 
 
 def test_bad_files_are_skipped_and_reported_by_reload(engine, seeds_corpus):

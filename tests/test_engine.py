@@ -5,13 +5,6 @@ import pytest
 from retrieval.engine import QAEngine, ReloadInProgress
 
 
-@pytest.fixture
-def engine(seeds_corpus, tmp_path):
-    engine = QAEngine.open(seeds_corpus, tmp_path / "index.db")
-    yield engine
-    engine.close()
-
-
 def test_retrieves_the_paragraph_that_answers(engine):
     passages = engine.retrieve("How many people did the attack on the town kill?", k=3)
     assert "killed 87 people" in passages[0].chunk.text

@@ -47,13 +47,6 @@ def add_articles(corpus: Path, count: int) -> None:
         )
 
 
-@pytest.fixture
-def engine(seeds_corpus: Path, tmp_path: Path):
-    engine = QAEngine.open(seeds_corpus, tmp_path / "index.db")
-    yield engine
-    engine.close()
-
-
 def assert_unchanged(engine: QAEngine, generation: str | None) -> None:
     assert stored_generation(engine.db_path) == generation
     assert engine.article_count == 1

@@ -18,13 +18,6 @@ from retrieval.store import Store, StoreError
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def engine(seeds_corpus, tmp_path):
-    engine = QAEngine.open(seeds_corpus, tmp_path / "index.db")
-    yield engine
-    engine.close()
-
-
 def test_locked_database_fails_the_reload_and_keeps_serving(engine, seeds_corpus, monkeypatch):
     monkeypatch.setattr(store_module, "LOCK_TIMEOUT_SECONDS", 0.2)
     (seeds_corpus / "new.txt").write_text("Harbour opens\n\nThe new harbour opened on Monday.\n")
