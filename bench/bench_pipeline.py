@@ -59,10 +59,12 @@ def sample_questions(engine: QAEngine, count: int, seed: int = 7) -> list[str]:
     return questions
 
 
-def ask_seconds(command: list[str], questions: list[str], runs: int = 3) -> float:
-    """Median wall time of ``command`` answering ``questions`` (one process per run)."""
-    times = []
+def ask_seconds(command: list[str], questions: list[str], runs: int = 3) -> tuple[float, float]:
+    """Median wall time and median CPU time (the process and its workers) of ``command``
+    answering ``questions``, one process per run."""
+    times, cpus = [], []
     for _ in range(runs):
+        cpu_before = _children_cpu()
         started = time.perf_counter()
         subprocess.run(
             command,
@@ -73,7 +75,14 @@ def ask_seconds(command: list[str], questions: list[str], runs: int = 3) -> floa
             capture_output=True,
         )
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        cpus.append(_children_cpu() - cpu_before)
+    return statistics.median(times), statistics.median(cpus)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes, theirs included once they waited for them."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -129,8 +138,13 @@ def main() -> None:
         alone = ask_seconds([*command[:-1], "--workers", "1", "-"], questions)
 
     answered = len(questions)
-    per_question_ms = (batch - startup) / max(answered, 1) * 1000
-    alone_ms = (alone - startup) / max(answered, 1) * 1000
+    # Per question: the batch's median minus the start-up's, wall and CPU.
+    per_question_ms, cpu_ms = (
+        (run - start) / max(answered, 1) * 1000 for run, start in zip(batch, startup, strict=True)
+    )
+    alone_ms, alone_cpu_ms = (
+        (run - start) / max(answered, 1) * 1000 for run, start in zip(alone, startup, strict=True)
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"corpus: {args.corpus} — {summary.articles} articles, {source_paragraphs[0]} source"
@@ -145,12 +159,15 @@ def main() -> None:
     )
     print(f"| `newsbite index`, nothing changed (refresh) | {warm:.2f} s |")
     print(f"| engine load from an up-to-date store | {load:.2f} s |")
-    print(f"| `newsbite ask -` start-up (refresh check + load, no question) | {startup:.2f} s |")
+    print(f"| `newsbite ask -` start-up (refresh check + load, no question) | {startup[0]:.2f} s |")
     print(
         f"| `newsbite ask -` per question, end to end ({answered} questions; median of 3) "
-        f"| {per_question_ms:.2f} ms |"
+        f"| {per_question_ms:.2f} ms (CPU, parent and workers: {cpu_ms:.2f} ms) |"
     )
-    print(f"| the same in one process (`--workers 1`) | {alone_ms:.2f} ms |")
+    print(
+        f"| the same in one process (`--workers 1`) | {alone_ms:.2f} ms"
+        f" (CPU {alone_cpu_ms:.2f} ms) |"
+    )
     print(f"| peak RSS of this process (indexing + load) | {peak_mb:,.0f} MB |")
 
 
