@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from retrieval.sentences import split_sentences
 from retrieval.spans import (
+    _ASCII_GAP_AND_WORD_RE,
     _BREAK_RE,
+    _GAP_AND_WORD_RE,
     _WORD_RE,
     passage_words,
     unbalanced_at,
@@ -131,3 +133,9 @@ def test_a_month_is_a_capitalised_word() -> None:
     assert not word_info("march").is_month
     assert word_info("May").is_month
     assert word_info("MARCH").is_month
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
+def test_ascii_text_is_cut_as_the_unicode_pattern_cuts_it(text: str) -> None:
+    assert _ASCII_GAP_AND_WORD_RE.findall(text) == _GAP_AND_WORD_RE.findall(text)
+    assert_matches_definition(text)
