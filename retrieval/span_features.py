@@ -167,9 +167,9 @@ def span_tables(reading: Reading, rows: list[int], question: QuestionTerms) -> l
     passage's own. Features that are the same for every span of a sentence (its score, its
     rank) are left out: the span model compares spans of one sentence.
 
-    All the sentences are scored by one set of numpy operations over the reading's words
-    (numpy's cost here is per call, not per word: three sentences cost hardly more than one);
-    each span carries its sentence's bounds, and no feature looks past them."""
+    All the sentences are scored by one set of numpy operations over the words of their
+    passages (numpy's cost here is per call, not per word: three sentences cost hardly more
+    than one); each span carries its sentence's bounds, and no feature looks past them."""
     passage_of_row = [int(reading.sentence_passage[row]) for row in rows]
     # Only the words of the passages concerned (views): one passage's, for the top answer.
     low_word = int(reading.word_offset[min(passage_of_row, default=0)])
