@@ -2,20 +2,22 @@
 
 bot/cli.py creates the ``serve`` subcommand with --corpus and --db, then calls
 ``add_arguments`` for the rest and ``main`` to run it. The CLI imports this module for every
-command, so python-telegram-bot and the engine are only imported once ``main`` runs.
+command, so python-telegram-bot, asyncio, the settings and the engine are only imported once
+``main`` runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.config import ConfigError, Settings, load_settings, read_token, secret_variants
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 # Updates we act on; edited messages, channel posts, member changes etc. are not even fetched.
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -62,6 +64,8 @@ class RedactToken(logging.Filter):
     URLs, and Bot API URLs contain the token)."""
 
     def __init__(self, token: str) -> None:
+        from bot.config import secret_variants
+
         super().__init__()
         self.token = token
         self.secrets = secret_variants([token])
@@ -121,6 +125,11 @@ def _fail(message: str, token: str | None, code: int) -> int:
 def main(args: argparse.Namespace) -> int:
     """Run the bot until a stop signal; the exit code (0 after a clean stop, 2 for bad
     settings or a missing corpus/database, 1 for anything else)."""
+    # Imported here, as the rest below: `newsbite ask` and the others never need them.
+    import asyncio
+
+    from bot.config import ConfigError, load_settings, read_token
+
     try:
         settings: Settings = load_settings(args)
         token = read_token()
