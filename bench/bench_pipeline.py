@@ -5,7 +5,7 @@ cold indexing (chunks and source paragraphs per second; best of ``--repeat`` run
 spread, since the machine may be shared), a refresh with nothing changed, loading the engine
 from an up-to-date store, and `newsbite ask -` answering a batch of questions in one process.
 
-    python bench/bench_pipeline.py [--corpus ../shared/data/news] [--questions 500] [--repeat 3]
+    python bench/bench_pipeline.py [--corpus ../shared/data/news] [--questions 1000] [--repeat 3]
 
 Prints a markdown table; copy it into docs/benchmarks.md with the command line.
 """
