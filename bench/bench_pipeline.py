@@ -3,7 +3,8 @@
 Measures, on one corpus folder (default: the BBC + Reuters news in ../shared/data/news):
 cold indexing (chunks and source paragraphs per second; best of ``--repeat`` runs, with the
 spread, since the machine may be shared), a refresh with nothing changed, loading the engine
-from an up-to-date store, and `newsbite ask -` answering a batch of questions in one process.
+from an up-to-date store, and `newsbite ask -` answering a batch of questions, with its worker
+processes and in one process (`--workers 1`), wall and CPU time.
 
     python bench/bench_pipeline.py [--corpus ../shared/data/news] [--questions 1000] [--repeat 3]
 
