@@ -184,20 +184,19 @@ def run_ask(args: argparse.Namespace) -> int:
         raise UsageError("--depth must be at least 1")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    from retrieval.batch_answers import answer_all
+    from retrieval.worker_processes import default_worker_count
+
     corpus, db = _paths(args)
     engine = open_engine(corpus, db, progress=True, threshold=args.threshold)
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     try:
-        questions = _questions(args.question)
         # Someone typing questions gets each answer at once; a batch from a pipe or a file is
         # read by several processes.
-        if args.question == "-" and not sys.stdin.isatty():
-            from retrieval.batch_answers import answer_all, default_workers
-
-            workers = args.workers or default_workers()
-            results = answer_all(engine, questions, k=args.k, depth=args.depth, workers=workers)
-        else:
-            results = (engine.answer(q, k=args.k, depth=args.depth) for q in questions)
+        batch = args.question == "-" and not sys.stdin.isatty()
+        workers = (args.workers or default_worker_count()) if batch else 1
+        questions = _questions(args.question)
+        results = answer_all(engine, questions, k=args.k, depth=args.depth, workers=workers)
         for result in results:
             if args.json:
                 print(json.dumps(result.to_json(), ensure_ascii=False), flush=False)

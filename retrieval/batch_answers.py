@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from retrieval.engine import QAEngine, answer_from_passages
 from retrieval.worker_processes import abandon, can_fork, start_worker
 
 if TYPE_CHECKING:
@@ -25,19 +26,12 @@ if TYPE_CHECKING:
     from retrieval.answers import AnswerResult
     from retrieval.bm25 import BM25Index
     from retrieval.documents import Passage
-    from retrieval.engine import QAEngine
 
 # Questions per task: enough that handing them over costs little next to reading them
 # (about 4 ms each), few enough that the first answers come soon.
 BATCH_SIZE = 16
 # What a forked worker reads with: set while a pool runs, inherited by its workers at fork.
 _reader: tuple[Answerer, BM25Index] | None = None
-
-
-def default_workers() -> int:
-    """Worker processes for a batch: one per core, up to 4 (this process, which retrieves,
-    takes a share of a core too)."""
-    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def answer_all(
@@ -89,8 +83,6 @@ class WorkerDied(RuntimeError):
 
 
 def _read(jobs: list[tuple[str, list[Passage]]], k: int) -> list[AnswerResult]:
-    from retrieval.engine import answer_from_passages
-
     assert _reader is not None, "a batch worker must be forked from answer_all"
     answerer, index = _reader
     return [answer_from_passages(answerer, q, passages, index, k) for q, passages in jobs]

@@ -22,7 +22,13 @@ from retrieval import corpus
 from retrieval.corpus import ParsedFile
 from retrieval.documents import Article
 from retrieval.prepare import FileOutcome, PreparedBatch, prepare_articles, prepare_files
-from retrieval.worker_processes import abandon, can_fork, only_thread, start_worker
+from retrieval.worker_processes import (
+    abandon,
+    can_fork,
+    default_worker_count,
+    only_thread,
+    start_worker,
+)
 
 if TYPE_CHECKING:
     # A type only: importing the store (and sqlite_utils) would slow every worker's start-up.
@@ -125,9 +131,8 @@ class _WorkerPool(ProcessPoolExecutor):
 
 def worker_pool() -> ProcessPoolExecutor:
     context = multiprocessing.get_context(_start_method())
-    workers = max(1, min(os.cpu_count() or 1, 4))
     return _WorkerPool(
-        max_workers=workers,
+        max_workers=default_worker_count(),
         mp_context=context,
         initializer=_start_worker,
         initargs=(os.getpid(),),

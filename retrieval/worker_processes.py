@@ -46,6 +46,12 @@ def _exit_with(owner_pid: int) -> None:
             pass  # alive, under another user
 
 
+def default_worker_count() -> int:
+    """Worker processes for a pool: one per core, up to 4 (the owner, which writes or
+    retrieves, takes a share of a core too)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def only_thread() -> bool:
     """Whether this process runs no other thread: then it may fork its workers (a pool starts
     a thread of its own: ask before making one)."""
