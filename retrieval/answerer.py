@@ -42,7 +42,13 @@ from retrieval.answers import Answer, AnswerResult
 from retrieval.documents import Passage
 from retrieval.linear_model import LinearModel, WeightsError, sigmoid, softmax
 from retrieval.question_types import QuestionType, analyze_question
-from retrieval.span_features import HASH_BUCKETS, SPAN_FEATURES, SpanTable, span_tables
+from retrieval.span_features import (
+    HASH_BUCKETS,
+    SPAN_FEATURES,
+    SpanTable,
+    span_tables,
+    span_tables_of_many,
+)
 from retrieval.spans import PassageWords, extend_number_span, span_offsets, unbalanced_at
 
 # Passages to read per question. On the validation articles reading 10, 20 or 30 gives the same
@@ -114,6 +120,22 @@ class AnswererModel:
 
 
 @dataclass(slots=True)
+class _Ranking:
+    """A question's reading up to its short answers: the answers' sentence rows, best first."""
+
+    question: str
+    terms: QuestionTerms
+    reading: Reading
+    ranked: list[Passage]  # re-ranked, best first
+    rows: list[int]
+    with_span: list[int]  # the rows that get a short answer
+    confidences: list[float]  # per row
+    answerability: float
+    evidence: np.ndarray
+    inputs: np.ndarray
+
+
+@dataclass(slots=True)
 class AnswerReading:
     """Everything the answerer worked out for one question (evaluation looks inside)."""
 
@@ -161,6 +183,43 @@ class Answerer:
         short_answers: int | None = None,
     ) -> AnswerReading:
         """``answer`` plus the re-ranked passages and the answerability probability."""
+        ranking = self._rank(question, passages, index, k, short_answers)
+        if isinstance(ranking, AnswerReading):
+            return ranking
+        return self._finish(ranking, span_tables(ranking.reading, ranking.with_span, ranking.terms))
+
+    def answer_many(
+        self, questions: Sequence[tuple[str, Sequence[Passage]]], index: TermStatistics, k: int = 3
+    ) -> list[AnswerResult]:
+        """``answer(question, passages, index, k)`` of each pair, the same answers as one by
+        one but cheaper: the short-answer candidates of all the questions are scored together
+        (one batch of numpy work rather than one per question)."""
+        rankings = [
+            self._rank(question, passages, index, k, None) for question, passages in questions
+        ]
+        pending = [ranking for ranking in rankings if isinstance(ranking, _Ranking)]
+        tables = iter(
+            span_tables_of_many(
+                [(ranking.reading, ranking.with_span, ranking.terms) for ranking in pending]
+            )
+        )
+        return [
+            ranking.result
+            if isinstance(ranking, AnswerReading)
+            else self._finish(ranking, next(tables)).result
+            for ranking in rankings
+        ]
+
+    def _rank(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        index: TermStatistics,
+        k: int,
+        short_answers: int | None,
+    ) -> _Ranking | AnswerReading:
+        """All of the reading but the short answers; the whole reading when there is nothing to
+        read."""
         terms = question_terms(analyze_question(question), index.idf)
         reading = read_passages(passages, terms)
         table = sentence_table(reading, terms)
@@ -179,7 +238,6 @@ class Answerer:
             combined = combined - DURATION_MISSING_PENALTY * (1.0 - has_duration)
         order = np.argsort(-combined, kind="stable")
         passage_order = np.lexsort((np.arange(len(passages)), -passage_scores))
-        ranked = [passages[int(i)] for i in passage_order]
         evidence = answerability_features(
             terms, reading, table, int(order[0]), probabilities, scores, index.n_docs
         )
@@ -193,27 +251,42 @@ class Answerer:
                 float(softmax(passage_scores)[reading.sentence_passage[order[0]]]),
             ]
         )
-        features = confidence_features(answerability, inputs)
-        top_confidence = sigmoid(float(self.model.confidence.scores(features)))
+        top_confidence = sigmoid(
+            float(self.model.confidence.scores(confidence_features(answerability, inputs)))
+        )
         rows = order[:k].tolist()
-        with_span = rows[: k if short_answers is None else short_answers]
-        spans = dict(zip(with_span, span_tables(reading, with_span, terms), strict=True))
+        return _Ranking(
+            question=question,
+            terms=terms,
+            reading=reading,
+            ranked=[passages[int(i)] for i in passage_order],
+            rows=rows,
+            with_span=rows[: k if short_answers is None else short_answers],
+            confidences=[
+                top_confidence * min(float(probabilities[row]) / top_probability, 1.0)
+                for row in rows
+            ],
+            answerability=answerability,
+            evidence=evidence,
+            inputs=inputs,
+        )
+
+    def _finish(self, ranking: _Ranking, tables: list[SpanTable]) -> AnswerReading:
+        """The reading with the short answers picked from ``tables`` (those of
+        ``ranking.with_span``)."""
+        spans = dict(zip(ranking.with_span, tables, strict=True))
         answers = [
-            self._answer_from(
-                reading,
-                row,
-                terms,
-                top_confidence * min(float(probabilities[row]) / top_probability, 1.0),
-                spans.get(row),
-            )
-            for row in rows
+            self._answer_from(ranking.reading, row, ranking.terms, confidence, spans.get(row))
+            for row, confidence in zip(ranking.rows, ranking.confidences, strict=True)
         ]
         result = AnswerResult(
-            question=question,
-            no_answer=answerability < self.no_answer_threshold,
+            question=ranking.question,
+            no_answer=ranking.answerability < self.no_answer_threshold,
             answers=answers,
         )
-        return AnswerReading(result, ranked, answerability, evidence, inputs)
+        return AnswerReading(
+            result, ranking.ranked, ranking.answerability, ranking.evidence, ranking.inputs
+        )
 
     def _answer_from(
         self,

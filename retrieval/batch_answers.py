@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from retrieval.engine import QAEngine, answer_from_passages
+from retrieval.engine import QAEngine
 from retrieval.worker_processes import abandon, can_fork, start_worker
 
 if TYPE_CHECKING:
@@ -85,4 +85,4 @@ class WorkerDied(RuntimeError):
 def _read(jobs: list[tuple[str, list[Passage]]], k: int) -> list[AnswerResult]:
     assert _reader is not None, "a batch worker must be forked from answer_all"
     answerer, index = _reader
-    return [answer_from_passages(answerer, q, passages, index, k) for q, passages in jobs]
+    return answerer.answer_many(jobs, index, k)

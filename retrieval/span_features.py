@@ -13,18 +13,20 @@ words: those memorise the training articles' answers.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
-from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
+from retrieval.question_types import QUESTION_TYPES, QuestionType
 from retrieval.spans import (
     MAX_SPAN_WORDS,
     SUFFIX_CLASSES,
     WordColumns,
     candidate_spans,
+    concatenated,
     known_code,
 )
 
@@ -165,23 +167,30 @@ def span_table(reading: Reading, row: int, question: QuestionTerms) -> SpanTable
 def span_tables(reading: Reading, rows: list[int], question: QuestionTerms) -> list[SpanTable]:
     """Candidates of each sentence row in ``rows``, with their features; word offsets are the
     passage's own. Features that are the same for every span of a sentence (its score, its
-    rank) are left out: the span model compares spans of one sentence.
+    rank) are left out: the span model compares spans of one sentence."""
+    return span_tables_of_many([(reading, rows, question)])[0]
+
+
+SpanRequest = tuple[Reading, list[int], QuestionTerms]
+
+
+def span_tables_of_many(requests: Sequence[SpanRequest]) -> list[list[SpanTable]]:
+    """``span_tables`` of several questions' readings at once, each table bit for bit as it
+    would be alone.
 
     All the sentences are scored by one set of numpy operations over the words of their
-    passages (numpy's cost here is per call, not per word: three sentences cost hardly more
-    than one); each span carries its sentence's bounds, and no feature looks past them."""
-    passage_of_row = [int(reading.sentence_passage[row]) for row in rows]
-    # Only the words of the passages concerned (views): one passage's, for the top answer.
-    low_word = int(reading.word_offset[min(passage_of_row, default=0)])
-    high_word = int(reading.word_offset[max(passage_of_row, default=-1) + 1])
-    words = reading.joined.part(low_word, high_word)
-    is_question = reading.is_question[low_word:high_word]
-    term_ids = reading.term_ids[low_word:high_word]
-    bounds = []
-    for row, passage in zip(rows, passage_of_row, strict=True):
-        first, last = reading.words[passage].sentence_words[int(reading.sentence_local[row])]
-        offset = int(reading.word_offset[passage]) - low_word
-        bounds.append((first + offset, last + offset))
+    passages (numpy's cost here is per call, not per word: thirty sentences of ten questions
+    cost hardly more than one); each span carries its sentence's bounds and its question, and no
+    feature looks past them."""
+    parts = [_words_of_request(request) for request in requests]
+    words = concatenated([part.words for part in parts])
+    offsets = np.cumsum([0] + [len(part.words) for part in parts])
+    bounds = [
+        (first + int(offset), last + int(offset))
+        for part, offset in zip(parts, offsets.tolist(), strict=False)
+        for first, last in part.bounds
+    ]
+    is_question = _joined([part.is_question for part in parts])
     # A title with the question's words repeats the question too: "Mr Tillerson".
     starts, ends, counts = candidate_spans(
         bounds, words.is_stop, is_question | words.is_title, MAX_SPAN_WORDS
@@ -189,42 +198,144 @@ def span_tables(reading: Reading, rows: list[int], question: QuestionTerms) -> l
     n = len(starts)
     features = np.zeros((n, len(SPAN_FEATURES)))
     hashed = np.zeros((n, len(SPAN_HASH_TEMPLATES)), np.int64)
+    rows_per_request = [len(part.bounds) for part in parts]
     if n:
+        span_ends = np.concatenate(([0], np.cumsum(counts)))
+        spans_per_request = np.diff(span_ends[np.cumsum([0, *rows_per_request])])
         first = np.repeat(np.array([b[0] for b in bounds], dtype=np.int64), counts)
         last = np.repeat(np.array([b[1] for b in bounds], dtype=np.int64), counts)
-        context = (words, is_question, term_ids)
-        hashed = _fill(features, context, bounds, starts, ends, first, last, question)
-    tables = []
+        questions = _SpanQuestions.of(requests, parts, offsets, spans_per_request)
+        hashed = _fill(features, (words, is_question), bounds, starts, ends, first, last, questions)
+    tables: list[list[SpanTable]] = []
+    counts_left = iter(counts.tolist())
     low = 0
-    for count, passage in zip(counts.tolist(), passage_of_row, strict=True):
-        high = low + count
-        shift = int(reading.word_offset[passage]) - low_word
-        tables.append(
-            SpanTable(
-                starts[low:high] - shift,
-                ends[low:high] - shift,
-                features[low:high],
-                hashed[low:high],
+    for part, offset in zip(parts, offsets.tolist(), strict=False):
+        request_tables = []
+        for shift in part.shifts:
+            high = low + next(counts_left)
+            request_tables.append(
+                SpanTable(
+                    starts[low:high] - (shift + offset),
+                    ends[low:high] - (shift + offset),
+                    features[low:high],
+                    hashed[low:high],
+                )
             )
-        )
-        low = high
+            low = high
+        tables.append(request_tables)
     return tables
+
+
+@dataclass(slots=True)
+class _RequestWords:
+    """The words of one request's passages (from the first passage it needs to the last)."""
+
+    words: WordColumns
+    is_question: np.ndarray
+    term_ids: np.ndarray
+    bounds: list[tuple[int, int]]  # per row: its sentence's [first, last) in ``words``
+    shifts: list[int]  # per row: its passage's first word in ``words``, negated
+
+
+def _words_of_request(request: SpanRequest) -> _RequestWords:
+    reading, rows, _ = request
+    passage_of_row = [int(reading.sentence_passage[row]) for row in rows]
+    # Views of the passages concerned only: one passage's, for a top answer alone.
+    low_word = int(reading.word_offset[min(passage_of_row, default=0)])
+    high_word = int(reading.word_offset[max(passage_of_row, default=-1) + 1])
+    bounds = []
+    shifts = []
+    for row, passage in zip(rows, passage_of_row, strict=True):
+        first, last = reading.words[passage].sentence_words[int(reading.sentence_local[row])]
+        shift = int(reading.word_offset[passage]) - low_word
+        bounds.append((first + shift, last + shift))
+        shifts.append(shift)
+    return _RequestWords(
+        words=reading.joined.part(low_word, high_word),
+        is_question=reading.is_question[low_word:high_word],
+        term_ids=reading.term_ids[low_word:high_word],
+        bounds=bounds,
+        shifts=shifts,
+    )
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+@dataclass(slots=True)
+class _SpanQuestions:
+    """What the span features need of the questions, per word or per span of the batch."""
+
+    word_weight: np.ndarray  # per word: its question term's share of the question's idf mass
+    is_head: np.ndarray | None  # per word: its question's head noun; None: no question has one
+    anchor_after: np.ndarray  # words of each question's term after its wh-phrase (sorted)
+    anchor_before: np.ndarray
+    qtype_of_span: list[tuple[QuestionType, int, int]]  # (type, first span, end span)
+    type_number: np.ndarray  # per span
+    hash_keys: np.ndarray  # per span: its question's template keys
+
+    @classmethod
+    def of(
+        cls,
+        requests: Sequence[SpanRequest],
+        parts: list[_RequestWords],
+        offsets: np.ndarray,
+        spans_per_request: np.ndarray,
+    ) -> _SpanQuestions:
+        weights, heads, after, before = [], [], [], []
+        any_head = False
+        for (_, _, question), part, offset in zip(requests, parts, offsets.tolist(), strict=False):
+            term_ids = part.term_ids
+            weight = np.zeros(len(term_ids))
+            matched = np.flatnonzero(term_ids >= 0)
+            weight[matched] = question.weights[term_ids[matched]] / question.mass
+            weights.append(weight)
+            head = question.analysis.head_noun
+            any_head = any_head or bool(head)
+            heads.append(
+                part.words.term_codes == known_code(head)
+                if head
+                else np.zeros(len(term_ids), dtype=bool)
+            )
+            anchors = ((question.anchor_after, after), (question.anchor_before, before))
+            for anchor, positions in anchors:
+                if anchor >= 0:
+                    positions.append(np.flatnonzero(term_ids == anchor) + offset)
+        qtypes = [question.analysis.qtype for _, _, question in requests]
+        span_bounds = np.concatenate(([0], np.cumsum(spans_per_request))).tolist()
+        keys = np.stack(
+            [_template_keys(q.analysis.qtype.value, q.analysis.head_noun) for _, _, q in requests]
+        )
+        return cls(
+            word_weight=_joined(weights),
+            is_head=_joined(heads) if any_head else None,
+            anchor_after=_joined(after) if after else np.zeros(0, dtype=np.int64),
+            anchor_before=_joined(before) if before else np.zeros(0, dtype=np.int64),
+            qtype_of_span=[
+                (qtype, low, high)
+                for qtype, low, high in zip(qtypes, span_bounds, span_bounds[1:], strict=False)
+                if high > low
+            ],
+            type_number=np.repeat([_TYPE_INDEX[qtype] for qtype in qtypes], spans_per_request),
+            hash_keys=np.repeat(keys, spans_per_request, axis=0),
+        )
 
 
 def _fill(
     features: np.ndarray,
-    context: tuple[WordColumns, np.ndarray, np.ndarray],
+    context: tuple[WordColumns, np.ndarray],
     bounds: list[tuple[int, int]],
     starts: np.ndarray,
     ends: np.ndarray,
     first: np.ndarray,
     last: np.ndarray,
-    question: QuestionTerms,
+    questions: _SpanQuestions,
 ) -> np.ndarray:
     """Fills ``features`` for the spans [starts, ends] of sentences [first, last) (both per
     span) and returns their hashed buckets. No feature looks past the span's sentence."""
     n = len(starts)
-    words, is_question, term_ids = context  # the words, which are question words, their terms
+    words, is_question = context  # the words, and which are question words
     length = ends - starts + 1
     not_first = starts > first
     not_last = ends < last - 1
@@ -298,9 +409,8 @@ def _fill(
     edge_before = before_break | np.where(not_first, is_question[before_word], True)
     edge_after = after_break | np.where(not_last, is_question[after_word], True)
     features[:, 13] = (n_question == 0) & edge_before & edge_after
-    head = question.analysis.head_noun
-    if head:
-        is_head = words.term_codes == known_code(head)
+    is_head = questions.is_head
+    if is_head is not None:
         features[:, 14] = _counts_in_spans((is_head,), starts, ends)[0] > 0
         features[:, 15] = is_head[ends]
         features[:, 16] = not_last & is_head[after_word]
@@ -319,9 +429,7 @@ def _fill(
     # Idf mass of the question words just outside the span, on each side.
     # Summed word by word over the window, not as a difference of running sums: a running
     # sum's rounding would depend on the words before the sentence, hence on what else is read.
-    word_weight = np.zeros(len(words))
-    matched = np.flatnonzero(term_ids >= 0)
-    word_weight[matched] = question.weights[term_ids[matched]] / question.mass
+    word_weight = questions.word_weight
     steps = np.arange(1, _NEAR_WINDOW + 1)
     left = starts[:, None] - steps
     features[:, 23] = np.where(left >= first[:, None], word_weight[np.maximum(left, 0)], 0).sum(1)
@@ -353,27 +461,28 @@ def _fill(
     end_suffix = words.suffix_class[ends]
     has_suffix = end_suffix > 0
     shapes[np.flatnonzero(has_suffix), 16 + end_suffix[has_suffix]] = 1.0
-    qtype = question.analysis.qtype
-    features[:, 19] = _matches_type(qtype, shapes)
+    for qtype, low, high in questions.qtype_of_span:
+        features[low:high, 19] = _matches_type(qtype, shapes[low:high])
     places = np.zeros((n, len(_SPAN_PLACES)))
-    anchors = (question.anchor_after, question.anchor_before)
-    for column, anchor in zip((0, 3), anchors, strict=True):
-        if anchor >= 0:
-            anchor_positions = np.flatnonzero(term_ids == anchor)
+    anchors = (questions.anchor_after, questions.anchor_before)
+    for column, anchor_positions in zip((0, 3), anchors, strict=True):
+        # A span of a question without this anchor finds none in its sentence: no bucket.
+        if len(anchor_positions):
             gap_after, gap_before = _gap_to(anchor_positions, starts, ends, first, last)
             places[:, column : column + 3] = _buckets(gap_after if column == 0 else gap_before)
     places[:, 6] = left_distance < right_distance
     places[:, 7] = distance == 1
     places[:, 8] = (distance >= 2) & (distance <= 3)
     places[:, 9] = (distance >= 4) & (distance < 99)
-    type_number = _TYPE_INDEX[qtype]
     features[:, _SHAPE_BASE:_PLACE_BASE] = shapes
     features[:, _PLACE_BASE:_TYPED_SHAPE_BASE] = places
-    typed_shapes = _TYPED_SHAPE_BASE + len(_SPAN_SHAPES) * type_number
-    features[:, typed_shapes : typed_shapes + len(_SPAN_SHAPES)] = shapes
-    typed_places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * type_number
-    features[:, typed_places : typed_places + len(_SPAN_PLACES)] = places
-    return _span_hashes(words, starts, ends, first, last, question.analysis, shapes)
+    # The same columns again in the block of the span's question type.
+    every_span = np.arange(n)[:, None]
+    typed_shapes = _TYPED_SHAPE_BASE + len(_SPAN_SHAPES) * questions.type_number
+    features[every_span, typed_shapes[:, None] + np.arange(len(_SPAN_SHAPES))] = shapes
+    typed_places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * questions.type_number
+    features[every_span, typed_places[:, None] + np.arange(len(_SPAN_PLACES))] = places
+    return _span_hashes(words, starts, ends, first, last, questions.hash_keys, shapes)
 
 
 def _name_runs(words: WordColumns, bounds: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -431,12 +540,12 @@ def _span_hashes(
     ends: np.ndarray,
     first: np.ndarray,
     last: np.ndarray,
-    analysis: QuestionAnalysis,
+    keys: np.ndarray,
     shapes: np.ndarray,
 ) -> np.ndarray:
     """Bucket of each (template key, span word) pair: a multiplicative mix of two crc32s, the
-    same in every run (Python's own str hash is salted per process)."""
-    keys = _template_keys(analysis.qtype.value, analysis.head_noun)
+    same in every run (Python's own str hash is salted per process). ``keys``: each span's
+    question's template keys."""
     hashes = words.word_hashes
     shape_class = np.zeros(len(starts), dtype=np.int64)
     shape_class[shapes[:, 5] > 0] = 1
@@ -447,5 +556,5 @@ def _span_hashes(
     two_before = np.where(starts > first + 1, hashes[np.maximum(starts - 2, 0)], _BOUNDARY_HASH)
     after = np.where(ends + 1 < last, hashes[np.minimum(ends + 1, len(hashes) - 1)], _BOUNDARY_HASH)
     values = np.stack((shape_class + 1, before, after, after, before * 31 + two_before), axis=1)
-    mixed = (keys[None, :] * 1_000_003 + values * 7_919) & 0x7FFFFFFFFFFF
+    mixed = (keys * 1_000_003 + values * 7_919) & 0x7FFFFFFFFFFF
     return (mixed ^ (mixed >> 17)) % HASH_BUCKETS

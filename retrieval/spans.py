@@ -336,6 +336,17 @@ def joined_words(passages: Sequence[PassageWords]) -> WordColumns:
     )
 
 
+def concatenated(parts: Sequence[WordColumns]) -> WordColumns:
+    """The columns of ``parts``' words, one part after the other (the part itself when alone)."""
+    if len(parts) == 1:
+        return parts[0]
+    names = [column.name for column in fields(WordColumns)]
+    return WordColumns(
+        tuple(chain.from_iterable(part.lower for part in parts)),
+        *(np.concatenate([getattr(part, name) for part in parts]) for name in names[1:]),
+    )
+
+
 def candidate_spans(
     bounds: Sequence[tuple[int, int]], is_stop: np.ndarray, is_question: np.ndarray, max_words: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

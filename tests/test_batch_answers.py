@@ -66,7 +66,7 @@ def test_a_failing_question_fails_the_batch_and_stops_its_workers(engine, monkey
         raise RuntimeError("the answerer broke")
 
     # Patched before the fork: the workers inherit it.
-    monkeypatch.setattr(engine.answerer, "answer", broken)
+    monkeypatch.setattr(engine.answerer, "answer_many", broken)
     with pytest.raises(RuntimeError, match="the answerer broke"):
         list(answer_all(engine, QUESTIONS * 10, k=3, depth=5, workers=2))
     assert not multiprocessing.active_children()
@@ -77,7 +77,17 @@ def test_a_worker_killed_fails_the_batch_with_a_clear_error(engine, monkeypatch)
     def killed(*_args, **_kwargs):
         os._exit(9)  # as the kernel's OOM killer would end it: no exception, no result
 
-    monkeypatch.setattr(engine.answerer, "answer", killed)
+    monkeypatch.setattr(engine.answerer, "answer_many", killed)
     with pytest.raises(WorkerDied, match="--workers 1"):
         list(answer_all(engine, QUESTIONS * 10, k=3, depth=5, workers=2))
     assert not multiprocessing.active_children()
+
+
+def test_questions_read_together_get_the_answers_they_get_alone(engine):
+    # The workers' answer_many scores a task's short answers at once; every float must come
+    # out as it does for the question alone (exact equality, not the JSON's rounding).
+    pairs = [(question, engine.retrieve(question, 5)) for question in QUESTIONS]
+    together = engine.answerer.answer_many(pairs, engine.index, k=3)
+    alone = [engine.answerer.answer(q, passages, engine.index, k=3) for q, passages in pairs]
+    assert together == alone
+    assert sum(bool(result.answers) for result in together) == len(QUESTIONS) - 1

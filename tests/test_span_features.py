@@ -19,7 +19,13 @@ from retrieval.bm25 import BM25Index
 from retrieval.chunks import chunk_article
 from retrieval.documents import Article, Passage
 from retrieval.question_types import analyze_question
-from retrieval.span_features import SPAN_FEATURES, SpanTable, span_table, span_tables
+from retrieval.span_features import (
+    SPAN_FEATURES,
+    SpanTable,
+    span_table,
+    span_tables,
+    span_tables_of_many,
+)
 from retrieval.spans import span_offsets
 
 PARAGRAPHS = (
@@ -178,3 +184,32 @@ def test_sentences_scored_together_get_the_features_they_get_alone(question: str
         np.testing.assert_array_equal(table.end_word, alone.end_word)
         np.testing.assert_array_equal(table.features, alone.features)
         np.testing.assert_array_equal(table.hashed, alone.hashed)
+
+
+def test_questions_scored_together_get_the_features_they_get_alone() -> None:
+    # A batch of questions (newsbite ask -) scores all their spans at once: each question's
+    # type, head noun, anchors and term weights must stay with its own spans.
+    chunks = chunk_article(Article("notes.txt", "History notes", None, None, PARAGRAPHS))
+    passages = [Passage(chunk_id=i, chunk=c, score=1.0, rank=i) for i, c in enumerate(chunks)]
+    questions = [
+        "Who started the Yuan dynasty?",  # person, anchor after
+        "How many teams sold apples in the valley?",  # number, head noun
+        "Sky UK Limited is formerly known by what name?",  # anchor before
+        "Tell me about the dynasty",  # no wh-phrase, no anchors
+        "When did Putin meet Tillerson in Moscow?",
+    ]
+    requests = []
+    for number, question in enumerate(questions):
+        terms = question_terms(analyze_question(question), lambda term: 1.0 + len(term) / 7)
+        reading = read_passages(passages[number % 2 :], terms)
+        rows = list(range(len(reading.sentence_passage)))[number % 3 :: 2]
+        requests.append((reading, rows, terms))
+    requests.append((requests[0][0], [], requests[0][2]))  # a question with no sentence to score
+    together = span_tables_of_many(requests)
+    assert [len(tables) for tables in together] == [len(rows) for _, rows, _ in requests]
+    for (reading, rows, terms), tables in zip(requests, together, strict=True):
+        for table, alone in zip(tables, span_tables(reading, rows, terms), strict=True):
+            np.testing.assert_array_equal(table.start_word, alone.start_word)
+            np.testing.assert_array_equal(table.end_word, alone.end_word)
+            np.testing.assert_array_equal(table.features, alone.features)
+            np.testing.assert_array_equal(table.hashed, alone.hashed)
