@@ -45,6 +45,7 @@ from retrieval.question_types import QuestionType, analyze_question
 from retrieval.span_features import (
     HASH_BUCKETS,
     SPAN_FEATURES,
+    SpanScorer,
     SpanTable,
     span_tables,
     span_tables_of_many,
@@ -158,6 +159,7 @@ class Answerer:
         self.no_answer_threshold = (
             self.model.no_answer_threshold if no_answer_threshold is None else no_answer_threshold
         )
+        self._span_scorer = SpanScorer.of(self.model.span)
 
     def answer(
         self,
@@ -307,7 +309,7 @@ class Answerer:
         span_scores = None
         if spans is not None and len(spans.start_word):
             span_scores = _prefer_typed_spans(
-                self.model.span.scores(spans.features, spans.hashed),
+                self._span_scorer.scores(spans),
                 spans,
                 words,
                 terms.analysis.qtype,

@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
+from retrieval.linear_model import LinearModel
 from retrieval.question_types import QUESTION_TYPES, QuestionType
 from retrieval.spans import (
     MAX_SPAN_WORDS,
@@ -128,14 +129,71 @@ def _template_keys(qtype: str, head: str) -> np.ndarray:
     return np.array([zlib.crc32(k.encode("utf-8")) for k in keys], dtype=np.int64)
 
 
+# The features a span has whatever the question type: the rest of SPAN_FEATURES repeats the
+# shape and place columns in the block of the question's type.
+_UNTYPED = _TYPED_SHAPE_BASE
+
+
 @dataclass(slots=True)
 class SpanTable:
-    """Candidate spans of one sentence: word offsets (inclusive) in the passage, features."""
+    """Candidate spans of one sentence: word offsets (inclusive) in the passage, features.
+
+    ``features`` holds the first columns of SPAN_FEATURES only (``all_features`` adds the
+    question type's copies): most of the full rows are the other types' zeros, which cost more
+    to write and to multiply than everything else here."""
 
     start_word: np.ndarray
     end_word: np.ndarray
-    features: np.ndarray
+    features: np.ndarray  # (spans, the untyped columns of SPAN_FEATURES)
     hashed: np.ndarray  # (spans, len(SPAN_HASH_TEMPLATES)) bucket indexes
+    type_number: int  # the question's type: its index in QUESTION_TYPES
+
+    def all_features(self) -> np.ndarray:
+        """The rows over every column of SPAN_FEATURES (what the span model is trained on)."""
+        full = np.zeros((len(self.features), len(SPAN_FEATURES)))
+        full[:, :_UNTYPED] = self.features
+        shapes = self.features[:, _SHAPE_BASE:_PLACE_BASE]
+        places = self.features[:, _PLACE_BASE:_UNTYPED]
+        typed_shapes = _TYPED_SHAPE_BASE + len(_SPAN_SHAPES) * self.type_number
+        full[:, typed_shapes : typed_shapes + len(_SPAN_SHAPES)] = shapes
+        typed_places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * self.type_number
+        full[:, typed_places : typed_places + len(_SPAN_PLACES)] = places
+        return full
+
+
+@dataclass(frozen=True, slots=True)
+class SpanScorer:
+    """The span model (a LinearModel over SPAN_FEATURES) applied to SpanTables."""
+
+    by_type: np.ndarray  # see weights_by_type
+    hashed: np.ndarray | None
+
+    @classmethod
+    def of(cls, model: LinearModel) -> SpanScorer:
+        return cls(weights_by_type(model.weights), model.hashed)
+
+    def scores(self, table: SpanTable) -> np.ndarray:
+        scores = table.features @ self.by_type[table.type_number]
+        if self.hashed is not None and len(table.hashed):
+            scores = scores + self.hashed[table.hashed].sum(axis=1)
+        return scores
+
+
+def weights_by_type(weights: np.ndarray) -> np.ndarray:
+    """(question types, untyped columns): the span model's weights over SPAN_FEATURES folded
+    onto the untyped columns for each question type, so that ``table.features @
+    folded[table.type_number]`` scores what ``table.all_features() @ weights`` does."""
+    folded = np.tile(weights[:_UNTYPED], (len(QUESTION_TYPES), 1))
+    for number in range(len(QUESTION_TYPES)):
+        typed_shapes = _TYPED_SHAPE_BASE + len(_SPAN_SHAPES) * number
+        folded[number, _SHAPE_BASE:_PLACE_BASE] += weights[
+            typed_shapes : typed_shapes + len(_SPAN_SHAPES)
+        ]
+        typed_places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * number
+        folded[number, _PLACE_BASE:_UNTYPED] += weights[
+            typed_places : typed_places + len(_SPAN_PLACES)
+        ]
+    return folded
 
 
 def _gap_to(
@@ -196,7 +254,7 @@ def span_tables_of_many(requests: Sequence[SpanRequest]) -> list[list[SpanTable]
         bounds, words.is_stop, is_question | words.is_title, MAX_SPAN_WORDS
     )
     n = len(starts)
-    features = np.zeros((n, len(SPAN_FEATURES)))
+    features = np.zeros((n, _UNTYPED))
     hashed = np.zeros((n, len(SPAN_HASH_TEMPLATES)), np.int64)
     rows_per_request = [len(part.bounds) for part in parts]
     if n:
@@ -209,8 +267,9 @@ def span_tables_of_many(requests: Sequence[SpanRequest]) -> list[list[SpanTable]
     tables: list[list[SpanTable]] = []
     counts_left = iter(counts.tolist())
     low = 0
-    for part, offset in zip(parts, offsets.tolist(), strict=False):
+    for (_, _, question), part, offset in zip(requests, parts, offsets.tolist(), strict=False):
         request_tables = []
+        type_number = _TYPE_INDEX[question.analysis.qtype]
         for shift in part.shifts:
             high = low + next(counts_left)
             request_tables.append(
@@ -219,6 +278,7 @@ def span_tables_of_many(requests: Sequence[SpanRequest]) -> list[list[SpanTable]
                     ends[low:high] - (shift + offset),
                     features[low:high],
                     hashed[low:high],
+                    type_number,
                 )
             )
             low = high
@@ -272,7 +332,6 @@ class _SpanQuestions:
     anchor_after: np.ndarray  # words of each question's term after its wh-phrase (sorted)
     anchor_before: np.ndarray
     qtype_of_span: list[tuple[QuestionType, int, int]]  # (type, first span, end span)
-    type_number: np.ndarray  # per span
     hash_keys: np.ndarray  # per span: its question's template keys
 
     @classmethod
@@ -317,7 +376,6 @@ class _SpanQuestions:
                 for qtype, low, high in zip(qtypes, span_bounds, span_bounds[1:], strict=False)
                 if high > low
             ],
-            type_number=np.repeat([_TYPE_INDEX[qtype] for qtype in qtypes], spans_per_request),
             hash_keys=np.repeat(keys, spans_per_request, axis=0),
         )
 
@@ -475,13 +533,7 @@ def _fill(
     places[:, 8] = (distance >= 2) & (distance <= 3)
     places[:, 9] = (distance >= 4) & (distance < 99)
     features[:, _SHAPE_BASE:_PLACE_BASE] = shapes
-    features[:, _PLACE_BASE:_TYPED_SHAPE_BASE] = places
-    # The same columns again in the block of the span's question type.
-    every_span = np.arange(n)[:, None]
-    typed_shapes = _TYPED_SHAPE_BASE + len(_SPAN_SHAPES) * questions.type_number
-    features[every_span, typed_shapes[:, None] + np.arange(len(_SPAN_SHAPES))] = shapes
-    typed_places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * questions.type_number
-    features[every_span, typed_places[:, None] + np.arange(len(_SPAN_PLACES))] = places
+    features[:, _PLACE_BASE:_UNTYPED] = places
     return _span_hashes(words, starts, ends, first, last, questions.hash_keys, shapes)
 
 

@@ -267,7 +267,7 @@ def collect_examples(
         words = reading.words[int(reading.sentence_passage[row])]
         candidate_labels = _span_labels(words, spans, gold)
         if candidate_labels.any():
-            span_rows, span_hashed = spans.features.astype(np.float32), spans.hashed
+            span_rows, span_hashed = spans.all_features().astype(np.float32), spans.hashed
             span_labels = candidate_labels
         examples.append(
             _QuestionExamples(

@@ -327,6 +327,7 @@ def test_the_best_span_is_cut_before_a_bracket_it_leaves_open() -> None:
         np.array([broken_end, len(words) - 1]),
         np.zeros((2, 1)),
         np.zeros((2, 1), dtype=np.int64),
+        type_number=0,
     )
     start, end = _best_balanced(np.array([2.0, 1.0]), spans, words)
     assert text[slice(*span_offsets(words, start, end))] == "1,388"

@@ -18,9 +18,11 @@ from retrieval.answerer import Answerer
 from retrieval.bm25 import BM25Index
 from retrieval.chunks import chunk_article
 from retrieval.documents import Article, Passage
+from retrieval.linear_model import LinearModel
 from retrieval.question_types import analyze_question
 from retrieval.span_features import (
     SPAN_FEATURES,
+    SpanScorer,
     SpanTable,
     span_table,
     span_tables,
@@ -59,7 +61,7 @@ def _feature_of(spans: SpanTable, reading: Reading, row: int, text: str, name: s
     words = reading.words[int(reading.sentence_passage[row])]
     for number, (start, end) in enumerate(zip(spans.start_word, spans.end_word, strict=True)):
         if words.text[slice(*span_offsets(words, int(start), int(end)))] == text:
-            return float(spans.features[number, SPAN_FEATURES.index(name)])
+            return float(spans.all_features()[number, SPAN_FEATURES.index(name)])
     raise AssertionError(f"{text!r} is not a candidate")
 
 
@@ -213,3 +215,17 @@ def test_questions_scored_together_get_the_features_they_get_alone() -> None:
             np.testing.assert_array_equal(table.end_word, alone.end_word)
             np.testing.assert_array_equal(table.features, alone.features)
             np.testing.assert_array_equal(table.hashed, alone.hashed)
+            assert table.type_number == alone.type_number
+
+
+def test_span_scores_over_the_untyped_columns_equal_the_full_models() -> None:
+    # The span model is trained over every column of SPAN_FEATURES; at answer time its typed
+    # weights are folded onto the untyped columns instead of multiplying the other types' zeros.
+    rng = np.random.default_rng(7)
+    model = LinearModel(rng.normal(size=len(SPAN_FEATURES)), rng.normal(size=1 << 14))
+    scorer = SpanScorer.of(model)
+    for question in ("Who started the Yuan dynasty?", "How many teams sold the apples?"):
+        terms, reading, _ = _read(question)
+        for table in span_tables(reading, list(range(len(reading.sentence_passage))), terms):
+            expected = model.scores(table.all_features(), table.hashed)
+            np.testing.assert_allclose(scorer.scores(table), expected, rtol=1e-12, atol=1e-12)
