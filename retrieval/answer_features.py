@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -299,98 +299,261 @@ class SentenceTable:
 
 
 def sentence_table(reading: Reading, question: QuestionTerms) -> SentenceTable:
-    n_rows = len(reading.sentence_passage)
-    n_passages = len(reading.passages)
-    features = np.zeros((n_rows, len(SENTENCE_FEATURES)))
-    if n_rows == 0 or not len(question.terms):
-        return SentenceTable(features, np.zeros(n_rows), np.zeros(n_passages))
-    weights = question.weights / question.mass
-    presence = reading.presence
-    passage_of = reading.sentence_passage
-    local = reading.sentence_local
-    bounds = reading.sentence_bounds
-    first_of_passage = local == 0
-    last_of_passage = np.append(passage_of[1:] != passage_of[:-1], True)
+    return sentence_tables_of_many([(reading, question)])[0]
 
-    coverage = presence @ weights
-    passage_presence = np.zeros((n_passages, presence.shape[1]), dtype=bool)
-    np.logical_or.at(passage_presence, passage_of, presence)
-    passage_coverage = (passage_presence | reading.title_presence) @ weights
-    previous = np.zeros_like(presence)
-    previous[1:] = presence[:-1]
-    previous[first_of_passage] = False
-    following = np.zeros_like(presence)
-    following[:-1] = presence[1:]
-    following[last_of_passage] = False
-    best_in_passage = _per_passage_max(coverage, passage_of, n_passages)
-    scores = np.array([p.score for p in reading.passages])
-    ranks = np.array([p.rank for p in reading.passages])
-    best_score = float(scores.max()) or 1.0
-    n_sentences = np.diff(reading.sentence_offset)[passage_of]
-    length = np.maximum(bounds[:, 1] - bounds[:, 0], 1)
 
+def sentence_tables_of_many(
+    pairs: Sequence[tuple[Reading, QuestionTerms]],
+) -> list[SentenceTable]:
+    """``sentence_table`` of each (reading, question), bit for bit as alone, computed together.
+
+    What involves the question's terms (one column each) is computed question by question; the
+    rest (word counts, positions, bigrams, answer-type signals: most of the numpy calls) once
+    over the sentences of all the readings, which numpy does for about the price of one."""
+    tables = [
+        SentenceTable(
+            np.zeros((len(reading.sentence_passage), len(SENTENCE_FEATURES))),
+            np.zeros(len(reading.sentence_passage)),
+            np.zeros(len(reading.passages)),
+        )
+        for reading, _ in pairs
+    ]
+    live = [
+        number
+        for number, (reading, question) in enumerate(pairs)
+        if len(reading.sentence_passage) and len(question.terms)
+    ]
+    if not live:
+        return tables
+    batch = _SentenceBatch.of([pairs[number] for number in live])
+    features = np.zeros((batch.n_rows, len(SENTENCE_FEATURES)))
+    coverage = np.empty(batch.n_rows)
+    passage_coverage = np.empty(batch.n_passages)
+    _fill_term_columns(features, coverage, passage_coverage, batch)
+    _fill_sentence_columns(features, coverage, passage_coverage, batch)
+    bigrams = _fill_word_level(features, batch)
+    _fill_order(features, batch, bigrams)
+    for (rows, passages), number in zip(batch.slices, live, strict=True):
+        tables[number] = SentenceTable(features[rows], coverage[rows], passage_coverage[passages])
+    return tables
+
+
+@dataclass(slots=True)
+class _SentenceBatch:
+    """The readings of several questions end to end: sentence rows, passages and words
+    numbered across all of them, and each row's question facts."""
+
+    pairs: Sequence[tuple[Reading, QuestionTerms]]
+    slices: list[tuple[slice, slice]]  # per question: its rows, its passages
+    row_counts: list[int]  # per question
+    n_rows: int
+    n_passages: int
+    passage_of: np.ndarray  # per row
+    local: np.ndarray  # per row: its number within its passage
+    bounds: np.ndarray  # per row: [first, last) word
+    n_sentences: np.ndarray  # per row: sentences of its passage
+    scores: np.ndarray  # per passage: its retrieval score
+    ranks: np.ndarray
+    sentence_of: np.ndarray  # per word: its row
+    term_ids: np.ndarray  # per word: its question term, -1 for none
+    is_question: np.ndarray
+    is_exact: np.ndarray
+    is_content: np.ndarray
+    is_number: np.ndarray
+    is_capital: np.ndarray
+    is_year: np.ndarray
+    is_month: np.ndarray
+    is_time_unit: np.ndarray
+    last_words: list[int]  # each reading's last word
+    n_terms: np.ndarray | int  # per row (see per_row): its question's terms
+    type_number: np.ndarray | int  # per row: its question's type (index in QUESTION_TYPES)
+
+    @classmethod
+    def of(cls, pairs: Sequence[tuple[Reading, QuestionTerms]]) -> _SentenceBatch:
+        readings = [reading for reading, _ in pairs]
+        row_counts = [len(reading.sentence_passage) for reading in readings]
+        passage_of, bounds, sentence_of, slices, last_words = [], [], [], [], []
+        row = passage = word = 0
+        for reading, n_rows in zip(readings, row_counts, strict=True):
+            # The first reading's numbers are the batch's (and a lone reading's, as they are).
+            passage_of.append(
+                reading.sentence_passage + passage if passage else reading.sentence_passage
+            )
+            bounds.append(reading.sentence_bounds + word if word else reading.sentence_bounds)
+            sentence_of.append(reading.sentence_of + row if row else reading.sentence_of)
+            slices.append(
+                (slice(row, row + n_rows), slice(passage, passage + len(reading.passages)))
+            )
+            row, passage, word = (
+                row + n_rows,
+                passage + len(reading.passages),
+                word + len(reading.term_ids),
+            )
+            last_words.append(word - 1)
+        sentences_per_passage = _joined([np.diff(r.sentence_offset) for r in readings])
+        global_passage_of = _joined(passage_of)
+        words = [reading.joined for reading in readings]
+        return cls(
+            pairs=pairs,
+            slices=slices,
+            row_counts=row_counts,
+            n_rows=row,
+            n_passages=passage,
+            passage_of=global_passage_of,
+            local=_joined([reading.sentence_local for reading in readings]),
+            bounds=_joined(bounds),
+            n_sentences=sentences_per_passage[global_passage_of],
+            scores=np.array([p.score for reading in readings for p in reading.passages]),
+            ranks=np.array([p.rank for reading in readings for p in reading.passages]),
+            sentence_of=_joined(sentence_of),
+            term_ids=_joined([reading.term_ids for reading in readings]),
+            is_question=_joined([reading.is_question for reading in readings]),
+            is_exact=_joined([reading.is_exact for reading in readings]),
+            is_content=_joined([reading.is_content for reading in readings]),
+            is_number=_joined([w.is_number for w in words]),
+            is_capital=_joined([w.is_capital for w in words]),
+            is_year=_joined([w.is_year for w in words]),
+            is_month=_joined([w.is_month for w in words]),
+            is_time_unit=_joined([w.is_time_unit for w in words]),
+            last_words=last_words,
+            n_terms=_per_row([len(question.terms) for _, question in pairs], row_counts),
+            type_number=_per_row(
+                [_TYPE_INDEX[question.analysis.qtype] for _, question in pairs], row_counts
+            ),
+        )
+
+    def per_row(self, values: list) -> Any:
+        return _per_row(values, self.row_counts)
+
+    def rows_of_type(self, qtype: QuestionType) -> slice | np.ndarray:
+        """The rows of the questions of type ``qtype``."""
+        if len(self.pairs) == 1:
+            return slice(None)
+        return self.type_number == _TYPE_INDEX[qtype]
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _per_row(values: list, rows: Sequence[int] | np.ndarray) -> Any:
+    """A value per question, repeated for each of its ``rows``; the value itself when there is
+    one question (the same arithmetic, without an array)."""
+    return values[0] if len(values) == 1 else np.repeat(values, rows)
+
+
+def _fill_term_columns(
+    features: np.ndarray,
+    coverage: np.ndarray,
+    passage_coverage: np.ndarray,
+    batch: _SentenceBatch,
+) -> None:
+    """The columns that weigh the question's terms: one question at a time (a question's
+    terms are the columns of its presence matrix). Also fills ``coverage`` and
+    ``passage_coverage``."""
+    content_lengths = _per_sentence(batch.is_content, batch.bounds).astype(np.float64)
+    column = SENTENCE_FEATURES.index("anchor_before_present")
+    for (rows, passages), (reading, question) in zip(batch.slices, batch.pairs, strict=True):
+        weights = question.weights / question.mass
+        presence = reading.presence
+        passage_of = reading.sentence_passage
+        n_passages = len(reading.passages)
+        first_of_passage = batch.local[rows] == 0
+        last_of_passage = np.append(passage_of[1:] != passage_of[:-1], True)
+        coverage[rows] = presence @ weights
+        passage_presence = np.zeros((n_passages, presence.shape[1]), dtype=bool)
+        np.logical_or.at(passage_presence, passage_of, presence)
+        passage_coverage[passages] = (passage_presence | reading.title_presence) @ weights
+        previous = np.zeros_like(presence)
+        previous[1:] = presence[:-1]
+        previous[first_of_passage] = False
+        following = np.zeros_like(presence)
+        following[:-1] = presence[1:]
+        following[last_of_passage] = False
+        features[rows, 2] = (presence | reading.title_presence[passage_of]) @ weights
+        features[rows, 4] = presence.sum(axis=1, dtype=np.float64) / presence.shape[1]
+        features[rows, 5] = (presence | previous) @ weights
+        features[rows, 6] = (presence | following) @ weights
+        matched_weight = np.where(presence, question.weights, 0.0)
+        features[rows, 24] = matched_weight.max(axis=1) / float(question.weights.max())
+        features[rows, 25] = 1.0 - np.count_nonzero(question.known) / len(question.known)
+        local = _local_weights(passage_presence, question.weights)
+        local_coverage = presence @ local
+        local_passage = passage_presence @ local
+        features[rows, 27] = local_coverage
+        features[rows, 28] = np.maximum(
+            (presence | previous) @ local, (presence | following) @ local
+        )
+        features[rows, 29] = local_passage[passage_of] - local_passage.max()
+        features[rows, 30] = local_coverage - local_coverage.max()
+        content_length = content_lengths[rows]
+        features[rows, 31] = _bm25(reading.term_counts, content_length, question.weights, 1.2, 0.75)
+        passage_counts = np.zeros((n_passages, presence.shape[1]))
+        np.add.at(passage_counts, passage_of, reading.term_counts)
+        passage_length = np.bincount(passage_of, weights=content_length, minlength=n_passages)
+        passage_flat = _bm25(passage_counts, passage_length, question.weights, 0.3, 0.5)
+        features[rows, 32] = passage_flat[passage_of] - passage_flat.max()
+        for offset, anchor in enumerate((question.anchor_before, question.anchor_after)):
+            if anchor >= 0:
+                features[rows, column + offset] = presence[:, anchor]
+
+
+def _fill_sentence_columns(
+    features: np.ndarray,
+    coverage: np.ndarray,
+    passage_coverage: np.ndarray,
+    batch: _SentenceBatch,
+) -> None:
+    """Coverage relative to the best, retrieval score and rank, position and length."""
+    passage_of = batch.passage_of
+    slices = batch.slices
+    best_coverage = batch.per_row([float(coverage[rows].max()) for rows, _ in slices])
+    best_passage = batch.per_row(
+        [float(passage_coverage[passages].max()) for _, passages in slices]
+    )
+    best_score = batch.per_row(
+        [float(batch.scores[passages].max()) or 1.0 for _, passages in slices]
+    )
+    best_in_passage = _per_passage_max(coverage, passage_of, batch.n_passages)
+    length = np.maximum(batch.bounds[:, 1] - batch.bounds[:, 0], 1)
+    scores = batch.scores[passage_of]
     features[:, 0] = 1.0
     features[:, 1] = coverage
-    features[:, 2] = (presence | reading.title_presence[passage_of]) @ weights
     features[:, 3] = coverage**2
-    features[:, 4] = presence.sum(axis=1, dtype=np.float64) / presence.shape[1]
-    features[:, 5] = (presence | previous) @ weights
-    features[:, 6] = (presence | following) @ weights
     features[:, 7] = passage_coverage[passage_of]
-    features[:, 8] = passage_coverage[passage_of] - passage_coverage.max()
-    features[:, 9] = coverage - coverage.max()
-    features[:, 10] = best_in_passage[passage_of] - coverage.max()
-    features[:, 13] = scores[passage_of] / best_score
-    features[:, 14] = np.log1p(np.maximum(scores[passage_of], 0.0))
-    rank_column = np.array([_rank_column(rank, (15, 16, 17, 18, 19)) for rank in ranks.tolist()])
-    features[np.arange(n_rows), rank_column[passage_of]] = 1.0
-    features[:, 20] = first_of_passage
-    features[:, 21] = local / np.maximum(n_sentences - 1, 1)
+    features[:, 8] = passage_coverage[passage_of] - best_passage
+    features[:, 9] = coverage - best_coverage
+    features[:, 10] = best_in_passage[passage_of] - best_coverage
+    features[:, 13] = scores / best_score
+    features[:, 14] = np.log1p(np.maximum(scores, 0.0))
+    rank_column = np.array(
+        [_rank_column(rank, (15, 16, 17, 18, 19)) for rank in batch.ranks.tolist()]
+    )
+    features[np.arange(batch.n_rows), rank_column[passage_of]] = 1.0
+    features[:, 20] = batch.local == 0
+    features[:, 21] = batch.local / np.maximum(batch.n_sentences - 1, 1)
     features[:, 22] = np.log(length)
-    is_question, is_content = reading.is_question, reading.is_content
-    features[:, 23] = _per_sentence(is_content & ~is_question, bounds) / length
-    matched_weight = np.where(presence, question.weights, 0.0)
-    features[:, 24] = matched_weight.max(axis=1) / float(question.weights.max())
-    features[:, 25] = 1.0 - np.count_nonzero(question.known) / len(question.known)
-    local = _local_weights(passage_presence, question.weights)
-    local_coverage = presence @ local
-    local_passage = passage_presence @ local
-    features[:, 27] = local_coverage
-    features[:, 28] = np.maximum((presence | previous) @ local, (presence | following) @ local)
-    features[:, 29] = local_passage[passage_of] - local_passage.max()
-    features[:, 30] = local_coverage - local_coverage.max()
-    content_length = _per_sentence(reading.is_content, bounds).astype(np.float64)
-    features[:, 31] = _bm25(reading.term_counts, content_length, question.weights, 1.2, 0.75)
-    passage_counts = np.zeros((n_passages, presence.shape[1]))
-    np.add.at(passage_counts, passage_of, reading.term_counts)
-    passage_length = np.bincount(passage_of, weights=content_length, minlength=n_passages)
-    passage_flat = _bm25(passage_counts, passage_length, question.weights, 0.3, 0.5)
-    features[:, 32] = passage_flat[passage_of] - passage_flat.max()
+    features[:, 23] = _per_sentence(batch.is_content & ~batch.is_question, batch.bounds) / length
     features[:, 33] = coverage * features[:, 13]
     features[:, 34] = coverage * features[:, 15]
-    _fill_word_level(features, reading, question, bounds)
-    return SentenceTable(features, coverage, passage_coverage)
 
 
-def _fill_word_level(
-    features: np.ndarray,
-    reading: Reading,
-    question: QuestionTerms,
-    bounds: np.ndarray,
-) -> None:
-    """Exact words, bigrams, proximity and answer-type signals of each sentence."""
-    n_rows = len(bounds)
-    term_ids = reading.term_ids
-    sentence_of = reading.sentence_of
-    n_content_words = max(len(question.content_words), 1)
-    features[:, 26] = np.minimum(_per_sentence(reading.is_exact, bounds) / n_content_words, 1.0)
+def _fill_word_level(features: np.ndarray, batch: _SentenceBatch) -> np.ndarray:
+    """Exact words, bigrams, proximity and answer-type signals of each sentence; returns the
+    bigrams of each row."""
+    n_rows = batch.n_rows
+    term_ids, sentence_of, bounds = batch.term_ids, batch.sentence_of, batch.bounds
+    n_content_words = batch.per_row(
+        [max(len(question.content_words), 1) for _, question in batch.pairs]
+    )
+    features[:, 26] = np.minimum(_per_sentence(batch.is_exact, bounds) / n_content_words, 1.0)
     # Bigrams: consecutive content words matching consecutive question terms.
-    content_positions = np.flatnonzero(reading.is_content)
+    content_positions = np.flatnonzero(batch.is_content)
     ids = term_ids[content_positions]
     same_sentence = sentence_of[content_positions[1:]] == sentence_of[content_positions[:-1]]
     bigram = (ids[:-1] >= 0) & (ids[1:] == ids[:-1] + 1) & same_sentence
     counts = np.bincount(sentence_of[content_positions[:-1][bigram]], minlength=n_rows)
-    features[:, 11] = counts / max(len(question.terms) - 1, 1)
+    features[:, 11] = counts / np.maximum(batch.n_terms - 1, 1)
     # Proximity: matched words over the width of the window they span.
     matched = np.flatnonzero(term_ids >= 0)
     if len(matched):
@@ -403,48 +566,52 @@ def _fill_word_level(
         count = last_index - first_index + 1
         features[unique_rows, 12] = count / window
     # Answer-type signals, in the columns of the question's type.
-    words = reading.joined
-    column = len(_SENTENCE_BASE) + _TYPE_INDEX[question.analysis.qtype] * len(
-        _SENTENCE_TYPE_SIGNALS
-    )
-    new = reading.is_content & ~reading.is_question
-    is_number, is_capital = words.is_number, words.is_capital
+    new = batch.is_content & ~batch.is_question
+    is_number, is_capital = batch.is_number, batch.is_capital
     first_word = np.zeros(len(new), dtype=bool)
     first_word[bounds[:, 0][bounds[:, 0] < len(new)]] = True
+    # A word followed by another: never the last word of a reading.
     number_unit = np.append(is_number[:-1] & new[1:], False)
-    features[:, column] = np.minimum(_per_sentence(is_number & new, bounds), 3)
-    features[:, column + 1] = np.minimum(_per_sentence(words.is_year, bounds), 2)
-    features[:, column + 2] = np.minimum(_per_sentence(words.is_month, bounds), 2)
-    features[:, column + 3] = (
-        np.minimum(_per_sentence(is_capital & new & ~first_word, bounds), 5) / 5
+    number_unit[batch.last_words] = False
+    signals = (
+        np.minimum(_per_sentence(is_number & new, bounds), 3),
+        np.minimum(_per_sentence(batch.is_year, bounds), 2),
+        np.minimum(_per_sentence(batch.is_month, bounds), 2),
+        np.minimum(_per_sentence(is_capital & new & ~first_word, bounds), 5) / 5,
+        np.minimum(_per_sentence(number_unit, bounds), 2),
     )
-    features[:, column + 4] = np.minimum(_per_sentence(number_unit, bounds), 2)
+    column = len(_SENTENCE_BASE) + batch.type_number * len(_SENTENCE_TYPE_SIGNALS)
+    for offset, signal in enumerate(signals):
+        if isinstance(column, int):
+            features[:, column + offset] = signal
+        else:
+            features[np.arange(n_rows), column + offset] = signal
     # The same signals pooled over types, so that rare types (how long) learn from common ones.
-    qtype = question.analysis.qtype
-    is_time_unit = words.is_time_unit
-    if qtype is QuestionType.DATE:
-        expected = features[:, column + 1] + features[:, column + 2]
-    elif qtype is QuestionType.NUMBER:
-        expected = features[:, column]
-    elif qtype is QuestionType.DURATION:
-        expected = _per_sentence(np.append(is_number[:-1] & is_time_unit[1:], False), bounds)
-    elif qtype in (QuestionType.PERSON, QuestionType.PLACE):
-        expected = features[:, column + 3] * 5
-    else:
-        expected = np.zeros(len(bounds))
+    expected = np.zeros(n_rows)
+    for qtype in {question.analysis.qtype for _, question in batch.pairs}:
+        of_type = batch.rows_of_type(qtype)
+        if qtype is QuestionType.DATE:
+            expected[of_type] = (signals[1] + signals[2])[of_type]
+        elif qtype is QuestionType.NUMBER:
+            expected[of_type] = signals[0][of_type]
+        elif qtype is QuestionType.DURATION:
+            duration = np.append(is_number[:-1] & batch.is_time_unit[1:], False)
+            duration[batch.last_words] = False
+            expected[of_type] = _per_sentence(duration, bounds)[of_type]
+        elif qtype in (QuestionType.PERSON, QuestionType.PLACE):
+            expected[of_type] = (signals[3] * 5)[of_type]
     features[:, SENTENCE_FEATURES.index("expected_type_present")] = expected > 0
-    _fill_order(features, reading, question, counts)
+    return counts
 
 
-def _fill_order(
-    features: np.ndarray, reading: Reading, question: QuestionTerms, bigrams: np.ndarray
-) -> None:
-    """How much of the question appears as it is phrased: runs, word order, anchors."""
+def _fill_order(features: np.ndarray, batch: _SentenceBatch, bigrams: np.ndarray) -> None:
+    """How much of the question appears as it is phrased: runs, word order (the anchors are
+    filled with the term columns)."""
     column = SENTENCE_FEATURES.index("longest_run")
-    n_rows = len(features)
-    content_positions = np.flatnonzero(reading.is_content)
-    ids = reading.term_ids[content_positions]
-    rows = reading.sentence_of[content_positions]
+    n_rows = batch.n_rows
+    content_positions = np.flatnonzero(batch.is_content)
+    ids = batch.term_ids[content_positions]
+    rows = batch.sentence_of[content_positions]
     matched = ids >= 0
     # Run lengths of matched content words, reset by a miss or a new sentence.
     new_run = ~matched | np.concatenate(([True], rows[1:] != rows[:-1]))
@@ -454,7 +621,7 @@ def _fill_order(
         run_length = np.bincount(run_id, weights=matched)[run_id]
     longest = np.zeros(n_rows)
     np.maximum.at(longest, rows[matched], run_length[matched])
-    features[:, column] = longest / max(len(question.terms), 1)
+    features[:, column] = longest / np.maximum(batch.n_terms, 1)
     # Consecutive matched words of one sentence: does the question term index go up?
     matched_ids = ids[matched]
     matched_rows = rows[matched]
@@ -464,16 +631,13 @@ def _fill_order(
     features[:, column + 1] = np.bincount(matched_rows[1:][rising], minlength=n_rows) / np.maximum(
         total, 1
     )
-    passage_of = reading.sentence_passage
+    passage_of = batch.passage_of
     same_before = np.concatenate(([False], passage_of[1:] == passage_of[:-1]))
     same_after = np.concatenate((passage_of[1:] == passage_of[:-1], [False]))
     around = bigrams.astype(np.float64).copy()
     around[1:] += np.where(same_before[1:], bigrams[:-1], 0)
     around[:-1] += np.where(same_after[:-1], bigrams[1:], 0)
-    features[:, column + 2] = around / max(len(question.terms) - 1, 1)
-    for offset, anchor in enumerate((question.anchor_before, question.anchor_after)):
-        if anchor >= 0:
-            features[:, column + 3 + offset] = reading.presence[:, anchor]
+    features[:, column + 2] = around / np.maximum(batch.n_terms - 1, 1)
 
 
 # -- passages ----------------------------------------------------------------------------------

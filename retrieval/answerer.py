@@ -31,12 +31,14 @@ from retrieval.answer_features import (
     SENTENCE_FEATURES,
     QuestionTerms,
     Reading,
+    SentenceTable,
     TermStatistics,
     answerability_features,
     passage_table,
     question_terms,
     read_passages,
     sentence_table,
+    sentence_tables_of_many,
 )
 from retrieval.answers import Answer, AnswerResult
 from retrieval.documents import Passage
@@ -185,7 +187,10 @@ class Answerer:
         short_answers: int | None = None,
     ) -> AnswerReading:
         """``answer`` plus the re-ranked passages and the answerability probability."""
-        ranking = self._rank(question, passages, index, k, short_answers)
+        terms = question_terms(analyze_question(question), index.idf)
+        reading = read_passages(passages, terms)
+        table = sentence_table(reading, terms)
+        ranking = self._rank(question, index, k, short_answers, (terms, reading, table))
         if isinstance(ranking, AnswerReading):
             return ranking
         return self._finish(ranking, span_tables(ranking.reading, ranking.with_span, ranking.terms))
@@ -194,13 +199,21 @@ class Answerer:
         self, questions: Sequence[tuple[str, Sequence[Passage]]], index: TermStatistics, k: int = 3
     ) -> list[AnswerResult]:
         """``answer(question, passages, index, k)`` of each pair, the same answers as one by
-        one but cheaper: the short-answer candidates of all the questions are scored together
-        (one batch of numpy work rather than one per question)."""
+        one but cheaper: the sentences of all the questions are scored together, and so are
+        their short-answer candidates (one batch of numpy work rather than one per question)."""
+        terms = [question_terms(analyze_question(question), index.idf) for question, _ in questions]
+        readings = [
+            read_passages(passages, of_question)
+            for (_, passages), of_question in zip(questions, terms, strict=True)
+        ]
+        tables = sentence_tables_of_many(list(zip(readings, terms, strict=True)))
+        everything = zip(questions, terms, readings, tables, strict=True)
         rankings = [
-            self._rank(question, passages, index, k, None) for question, passages in questions
+            self._rank(question, index, k, None, (of_question, reading, table))
+            for (question, _), of_question, reading, table in everything
         ]
         pending = [ranking for ranking in rankings if isinstance(ranking, _Ranking)]
-        tables = iter(
+        spans = iter(
             span_tables_of_many(
                 [(ranking.reading, ranking.with_span, ranking.terms) for ranking in pending]
             )
@@ -208,23 +221,22 @@ class Answerer:
         return [
             ranking.result
             if isinstance(ranking, AnswerReading)
-            else self._finish(ranking, next(tables)).result
+            else self._finish(ranking, next(spans)).result
             for ranking in rankings
         ]
 
     def _rank(
         self,
         question: str,
-        passages: Sequence[Passage],
         index: TermStatistics,
         k: int,
         short_answers: int | None,
+        read: tuple[QuestionTerms, Reading, SentenceTable],
     ) -> _Ranking | AnswerReading:
-        """All of the reading but the short answers; the whole reading when there is nothing to
-        read."""
-        terms = question_terms(analyze_question(question), index.idf)
-        reading = read_passages(passages, terms)
-        table = sentence_table(reading, terms)
+        """All of the reading but the short answers, from the question's terms, its passages
+        read and their sentence table; the whole reading when there is nothing to read."""
+        terms, reading, table = read
+        passages = reading.passages
         if len(table.features) == 0 or not terms.terms:
             return AnswerReading(AnswerResult(question, no_answer=True), list(passages), 0.0)
         scores = self.model.sentence.scores(table.features)

@@ -13,6 +13,7 @@ from retrieval.answer_features import (
     question_terms,
     read_passages,
     sentence_table,
+    sentence_tables_of_many,
 )
 from retrieval.answerer import Answerer
 from retrieval.bm25 import BM25Index
@@ -229,3 +230,30 @@ def test_span_scores_over_the_untyped_columns_equal_the_full_models() -> None:
         for table in span_tables(reading, list(range(len(reading.sentence_passage))), terms):
             expected = model.scores(table.all_features(), table.hashed)
             np.testing.assert_allclose(scorer.scores(table), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_sentence_tables_of_many_questions_equal_their_tables_alone() -> None:
+    # newsbite ask - scores the sentences of a task's questions together; each question's
+    # terms, type and passages must stay its own, to the last bit.
+    chunks = chunk_article(Article("notes.txt", "History notes", None, None, PARAGRAPHS * 2))
+    passages = [Passage(chunk_id=i, chunk=c, score=9.0 - i, rank=i) for i, c in enumerate(chunks)]
+    questions = [
+        "Who started the Yuan dynasty in 1271?",
+        "How many apples did the farmers sell in the valley every autumn?",
+        "When did Putin meet Tillerson?",
+        "How long were the harvest festivals held?",
+        "Sky UK Limited is formerly known by what name?",
+        "the",  # no terms: an empty table
+    ]
+    pairs = []
+    for number, question in enumerate(questions):
+        terms = question_terms(analyze_question(question), lambda term: 1.0 + len(term) / 7)
+        pairs.append((read_passages(passages[number % 3 : number % 3 + 4], terms), terms))
+    pairs.append((read_passages([], pairs[0][1]), pairs[0][1]))  # no passages
+    together = sentence_tables_of_many(pairs)
+    for (reading, terms), table in zip(pairs, together, strict=True):
+        alone = sentence_table(reading, terms)
+        np.testing.assert_array_equal(table.features, alone.features)
+        np.testing.assert_array_equal(table.coverage, alone.coverage)
+        np.testing.assert_array_equal(table.passage_coverage, alone.passage_coverage)
+    assert together[0].features.any() and not together[-2].features.any()
