@@ -9,6 +9,7 @@ database stays with this process alone.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -46,6 +47,10 @@ def answer_all(
         return
     global _reader
     _reader = (engine.answerer, engine.index)
+    # What exists now (the index, the answerer, the word tables) lives as long as the workers:
+    # their collector need not walk it, nor write to its pages (each write copies a page the
+    # fork shares).
+    gc.freeze()
     # Forked at the first task, before the pool starts its thread.
     pool = ProcessPoolExecutor(
         workers,
@@ -72,6 +77,7 @@ def answer_all(
         ) from error
     finally:
         _reader = None
+        gc.unfreeze()
         if finished:
             pool.shutdown(wait=True)
         else:
