@@ -19,7 +19,13 @@ import numpy as np
 
 from retrieval.documents import Passage
 from retrieval.question_types import QUESTION_TYPES, QuestionAnalysis, QuestionType
-from retrieval.spans import PassageWords, WordColumns, joined_words, known_code, passage_words
+from retrieval.spans import (
+    PassageWords,
+    WordColumns,
+    joined_words,
+    known_code,
+    passage_words_of_many,
+)
 from retrieval.stopwords import STOPWORDS
 from retrieval.tokenizer import stem, tokenize, words
 
@@ -130,7 +136,7 @@ class Reading:
 
 
 def read_passages(passages: Sequence[Passage], question: QuestionTerms) -> Reading:
-    words = [passage_words(p.chunk.text, p.chunk.sentences) for p in passages]
+    words = passage_words_of_many([(p.chunk.text, p.chunk.sentences) for p in passages])
     word_counts = np.array([len(w) for w in words], dtype=np.int64)
     sentence_counts = np.array([len(w.sentence_words) for w in words], dtype=np.int64)
     word_offset = np.concatenate(([0], np.cumsum(word_counts)))

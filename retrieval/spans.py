@@ -9,6 +9,7 @@ compared exactly as the index compares them; this module only finds where words 
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -256,16 +257,54 @@ def _add_words(new_words: list[str]) -> None:
     _ROW_OF_WORD.update(zip(new_words, range(first_row, end_row), strict=True))
 
 
-@lru_cache(maxsize=8192)
-def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageWords:
-    """Words of ``text``; cached because one passage answers many questions."""
-    # One findall of (gap, word) pairs: the offsets follow from their lengths.
-    pairs = (_ASCII_GAP_AND_WORD_RE if text.isascii() else _GAP_AND_WORD_RE).findall(text)
-    word_list = [word for _, word in pairs]
+# Passages already analysed, most recently used last: one passage answers many questions.
+_PASSAGE_CACHE: dict[tuple[str, tuple[tuple[int, int], ...]], PassageWords] = {}
+_PASSAGE_CACHE_SIZE = 8192
+_passage_cache_lock = threading.Lock()
+
+Sentences = tuple[tuple[int, int], ...]
+
+
+def passage_words(text: str, sentences: Sentences) -> PassageWords:
+    """Words of ``text``, whose sentences are the character ranges ``sentences``."""
+    return passage_words_of_many([(text, sentences)])[0]
+
+
+def passage_words_of_many(passages: Sequence[tuple[str, Sentences]]) -> list[PassageWords]:
+    """``passage_words`` of each (text, sentences), those not seen lately analysed together:
+    numpy's cost is per call, so a question's passages (or a batch's) cost hardly more than
+    one."""
+    distinct = list(dict.fromkeys(passages))  # news archives repeat paragraphs
+    with _passage_cache_lock:
+        cached = [(key, _PASSAGE_CACHE.pop(key, None)) for key in distinct]
+    found = {key: words for key, words in cached if words is not None}
+    missing = [key for key in distinct if key not in found]
+    if missing:
+        found.update(zip(missing, _analyse(missing), strict=True))
+    with _passage_cache_lock:
+        for key in distinct:
+            _PASSAGE_CACHE[key] = found[key]  # (re)inserted last: the most recently used
+        while len(_PASSAGE_CACHE) > _PASSAGE_CACHE_SIZE:
+            del _PASSAGE_CACHE[next(iter(_PASSAGE_CACHE))]
+    return [found[key] for key in passages]
+
+
+def _analyse(passages: list[tuple[str, Sentences]]) -> list[PassageWords]:
+    # One findall of (gap, word) pairs per text: the offsets follow from their lengths.
+    pairs_of = [
+        (_ASCII_GAP_AND_WORD_RE if text.isascii() else _GAP_AND_WORD_RE).findall(text)
+        for text, _ in passages
+    ]
+    word_counts = [len(pairs) for pairs in pairs_of]
+    all_pairs = list(chain.from_iterable(pairs_of))
+    word_list = [word for _, word in all_pairs]
     lengths = np.fromiter(
-        map(len, chain.from_iterable(pairs)), dtype=np.int64, count=2 * len(pairs)
+        map(len, chain.from_iterable(all_pairs)), dtype=np.int64, count=2 * len(all_pairs)
     )
-    ends = np.cumsum(lengths)[1::2]
+    # Offsets within each text: the running total restarts at each text's first gap.
+    totals = np.concatenate(([0], np.cumsum(lengths)))
+    first_word = np.cumsum([0, *word_counts])
+    ends = totals[2::2] - np.repeat(totals[2 * first_word[:-1]], word_counts)
     starts = ends - lengths[1::2]
     rows = list(map(_ROW_OF_WORD.get, word_list))
     if None in rows:
@@ -277,43 +316,55 @@ def passage_words(text: str, sentences: tuple[tuple[int, int], ...]) -> PassageW
     codes = _codes_of_row.take(row_array, axis=0)
     flags = _flags_of_row.take(row_array, axis=0)
     # Almost every gap is one space; only the others can hold a break. (A Python loop: a
-    # passage has a few dozen words, a numpy pass costs more than that.)
+    # passage has a few dozen words, a numpy pass costs more than that.) A text's first gap
+    # comes before its first word: nothing to break.
     breaks = np.zeros(len(rows), dtype=bool)
-    for index, (gap, _) in enumerate(pairs):
-        if index and gap != " " and _BREAK_RE.search(gap):
+    for index, (gap, _) in enumerate(all_pairs):
+        if gap != " " and index and _BREAK_RE.search(gap):
             breaks[index - 1] = True
-    sentence_bounds = np.searchsorted(
-        starts, np.array(sentences, dtype=np.int64).reshape(-1, 2), side="left"
-    ).astype(np.int64)
-    sentence_of = np.zeros(len(rows), dtype=np.int64)
-    for number, (first, last) in enumerate(sentence_bounds.tolist()):
-        sentence_of[first:last] = number
-    columns = dict(zip(_CODE_COLUMNS, codes.T, strict=True))
-    columns.update(zip(_FLAG_COLUMNS, flags.T, strict=True))
-    return PassageWords(
-        text=text,
-        starts=starts,
-        ends=ends,
-        lower=tuple(map(_LOWER_OF_ROW.__getitem__, rows)),
-        terms=tuple(map(_TERM_OF_ROW.__getitem__, rows)),
-        term_codes=columns["term_code"],
-        word_codes=columns["word_code"],
-        word_hashes=columns["word_hash"],
-        suffix_class=columns["suffix_class"],
-        is_single_letter=columns["is_single_letter"],
-        is_stop=columns["is_stop"],
-        is_capital=columns["is_capital"],
-        is_number=columns["is_number"],
-        is_year=columns["is_year"],
-        is_month=columns["is_month"],
-        is_time_unit=columns["is_time_unit"],
-        is_title=columns["is_title"],
-        break_after=breaks,
-        sentence_words=tuple(map(tuple, sentence_bounds.tolist())),
-        sentence_bounds=sentence_bounds,
-        sentence_of=sentence_of,
-        rows=row_array,
-    )
+    breaks[first_word[1:-1][first_word[1:-1] > 0] - 1] = False
+    lower = list(map(_LOWER_OF_ROW.__getitem__, rows))
+    terms = list(map(_TERM_OF_ROW.__getitem__, rows))
+    code_columns = dict(zip(_CODE_COLUMNS, codes.T, strict=True))
+    flag_columns = dict(zip(_FLAG_COLUMNS, flags.T, strict=True))
+    analysed = []
+    for (text, sentences), low, high in zip(
+        passages, first_word[:-1].tolist(), first_word[1:].tolist(), strict=True
+    ):
+        text_starts = starts[low:high]
+        sentence_bounds = np.searchsorted(
+            text_starts, np.array(sentences, dtype=np.int64).reshape(-1, 2), side="left"
+        ).astype(np.int64)
+        sentence_of = np.zeros(high - low, dtype=np.int64)
+        for number, (first, last) in enumerate(sentence_bounds.tolist()):
+            sentence_of[first:last] = number
+        analysed.append(
+            PassageWords(
+                text=text,
+                starts=text_starts,
+                ends=ends[low:high],
+                lower=tuple(lower[low:high]),
+                terms=tuple(terms[low:high]),
+                term_codes=code_columns["term_code"][low:high],
+                word_codes=code_columns["word_code"][low:high],
+                word_hashes=code_columns["word_hash"][low:high],
+                suffix_class=code_columns["suffix_class"][low:high],
+                is_single_letter=flag_columns["is_single_letter"][low:high],
+                is_stop=flag_columns["is_stop"][low:high],
+                is_capital=flag_columns["is_capital"][low:high],
+                is_number=flag_columns["is_number"][low:high],
+                is_year=flag_columns["is_year"][low:high],
+                is_month=flag_columns["is_month"][low:high],
+                is_time_unit=flag_columns["is_time_unit"][low:high],
+                is_title=flag_columns["is_title"][low:high],
+                break_after=breaks[low:high],
+                sentence_words=tuple(map(tuple, sentence_bounds.tolist())),
+                sentence_bounds=sentence_bounds,
+                sentence_of=sentence_of,
+                rows=row_array[low:high],
+            )
+        )
+    return analysed
 
 
 def joined_words(passages: Sequence[PassageWords]) -> WordColumns:

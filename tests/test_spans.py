@@ -4,19 +4,24 @@ answerer reads, exactly as word_info defines them for the word alone."""
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retrieval import spans
 from retrieval.sentences import split_sentences
 from retrieval.spans import (
     _ASCII_GAP_AND_WORD_RE,
     _BREAK_RE,
     _GAP_AND_WORD_RE,
     _WORD_RE,
+    PassageWords,
+    _analyse,
     passage_words,
+    passage_words_of_many,
     unbalanced_at,
     word_info,
 )
@@ -139,3 +144,38 @@ def test_a_month_is_a_capitalised_word() -> None:
 def test_ascii_text_is_cut_as_the_unicode_pattern_cuts_it(text: str) -> None:
     assert _ASCII_GAP_AND_WORD_RE.findall(text) == _GAP_AND_WORD_RE.findall(text)
     assert_matches_definition(text)
+
+
+def _columns(words: PassageWords) -> dict:
+    return {
+        field.name: (value.tolist() if isinstance(value, np.ndarray) else value)
+        for field in fields(PassageWords)
+        for value in [getattr(words, field.name)]
+    }
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(SAMPLES) | st.text(max_size=60), max_size=6))
+def test_passages_analysed_together_are_what_each_is_alone(texts: list[str]) -> None:
+    # A question's passages (and a batch's) are analysed in one pass: offsets, breaks and
+    # sentences must restart with each text.
+    passages = [(text, tuple(split_sentences(text))) for text in texts]
+    together = _analyse(passages)
+    assert [_columns(words) for words in together] == [
+        _columns(_analyse([passage])[0]) for passage in passages
+    ]
+    for text in texts:
+        assert_matches_definition(text)
+
+
+def test_passage_words_are_cached_and_the_cache_stays_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(spans, "_PASSAGE_CACHE_SIZE", 3)
+    texts = [f"Passage number {n}, with words." for n in range(5)]
+    first = passage_words_of_many([(t, ((0, len(t)),)) for t in texts])
+    again = passage_words_of_many([(texts[4], ((0, len(texts[4])),))])[0]
+    assert again is first[4]  # cached
+    assert len(spans._PASSAGE_CACHE) <= 3
+    # A paragraph repeated among one question's passages (news archives have them) is one.
+    twice = passage_words_of_many([(texts[0], ((0, len(texts[0])),))] * 2)
+    assert twice[0] is twice[1]
+    assert passage_words_of_many([(texts[0], ((0, len(texts[0])),))])[0] is twice[0]
