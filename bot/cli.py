@@ -184,7 +184,7 @@ def run_ask(args: argparse.Namespace) -> int:
         raise UsageError("--depth must be at least 1")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    from retrieval.batch_answers import answer_all
+    from retrieval.batch_answers import BATCH_SIZE, answer_all
     from retrieval.worker_processes import default_worker_count
 
     corpus, db = _paths(args)
@@ -192,11 +192,18 @@ def run_ask(args: argparse.Namespace) -> int:
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     try:
         # Someone typing questions gets each answer at once; a batch from a pipe or a file is
-        # read by several processes.
+        # read several questions at a time, by several processes.
         batch = args.question == "-" and not sys.stdin.isatty()
         workers = (args.workers or default_worker_count()) if batch else 1
         questions = _questions(args.question)
-        results = answer_all(engine, questions, k=args.k, depth=args.depth, workers=workers)
+        results = answer_all(
+            engine,
+            questions,
+            k=args.k,
+            depth=args.depth,
+            workers=workers,
+            batch_size=BATCH_SIZE if batch else 1,
+        )
         for result in results:
             if args.json:
                 print(json.dumps(result.to_json(), ensure_ascii=False), flush=False)

@@ -1,10 +1,11 @@
 """Many questions at once (``newsbite ask -``): retrieval in this process, reading in workers.
 
-Reading the passages (the answerer) is nearly all of a question's cost (docs/benchmarks.md),
-and it needs nothing but the passages and the index's term statistics. So forked worker
-processes, which inherit the answerer and the index as they are, read batches of questions
-while this process retrieves the next ones and hands on the answers, in the order asked. The
-database stays with this process alone.
+Reading the passages (the answerer) is most of a question's cost (docs/benchmarks.md), and it
+needs nothing but the passages and the index's term statistics. So forked worker processes,
+which inherit the answerer and the index as they are, read tasks of questions while this
+process retrieves the next ones and hands on the answers, in the order asked. The database
+stays with this process alone. A task's questions are read together (Answerer.answer_many):
+numpy's cost is mostly per call, and one call serves them all.
 """
 
 from __future__ import annotations
@@ -28,22 +29,30 @@ if TYPE_CHECKING:
     from retrieval.bm25 import BM25Index
     from retrieval.documents import Passage
 
-# Questions per task: enough that handing them over costs little next to reading them
-# (about 4 ms each), few enough that the first answers come soon.
+# Questions per task: enough that handing them over, and numpy's cost per call, are shared
+# by many, few enough that the first answers come soon.
 BATCH_SIZE = 16
 # What a forked worker reads with: set while a pool runs, inherited by its workers at fork.
 _reader: tuple[Answerer, BM25Index] | None = None
 
 
 def answer_all(
-    engine: QAEngine, questions: Iterable[str], *, k: int, depth: int, workers: int
+    engine: QAEngine,
+    questions: Iterable[str],
+    *,
+    k: int,
+    depth: int,
+    workers: int,
+    batch_size: int = BATCH_SIZE,
 ) -> Iterator[AnswerResult]:
-    """``engine.answer(question, k=k, depth=depth)`` for each question, in order, read by
-    ``workers`` processes where this platform can fork them (else here, one by one). The
-    workers read with the index the engine serves when the batch starts."""
+    """``engine.answer(question, k=k, depth=depth)`` for each question, in order, read
+    ``batch_size`` at a time (1: each answer as soon as its question is read) by ``workers``
+    processes where this platform can fork them (else here). The workers read with the index
+    the engine serves when the batch starts."""
     if workers <= 1 or not can_fork():
-        for question in questions:
-            yield engine.answer(question, k=k, depth=depth)
+        remaining = iter(questions)
+        while batch := list(islice(remaining, batch_size)):
+            yield from engine.answer_many(batch, k=k, depth=depth)
         return
     global _reader
     _reader = (engine.answerer, engine.index)
@@ -62,7 +71,7 @@ def answer_all(
     finished = False
     try:
         remaining = iter(questions)
-        while batch := list(islice(remaining, BATCH_SIZE)):
+        while batch := list(islice(remaining, batch_size)):
             jobs = [(question, engine.retrieve(question, max(k, depth))) for question in batch]
             pending.append(pool.submit(_read, jobs, k))
             while len(pending) > 2 * workers:

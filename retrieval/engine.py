@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from retrieval.answerer import RERANK_DEPTH, Answerer
@@ -180,6 +180,19 @@ class QAEngine:
         return answer_from_passages(
             self.answerer, question, passages, snapshot.index, k, short_answers
         )
+
+    def answer_many(
+        self, questions: Sequence[str], k: int = 3, depth: int = RERANK_DEPTH
+    ) -> list[AnswerResult]:
+        """``answer(question, k, depth)`` of each question, the same answers, read together
+        (cheaper: see Answerer.answer_many)."""
+        while True:
+            snapshot = self._snapshot
+            try:
+                jobs = [(q, snapshot.passages(tokenize(q), max(k, depth))) for q in questions]
+            except _SnapshotRetired:
+                continue  # a reload swapped it out just now: the next one is already in place
+            return self.answerer.answer_many(jobs, snapshot.index, k)
 
     def _retrieve(self, terms: list[str], k: int) -> tuple[_Snapshot, list[Passage]]:
         while True:

@@ -240,6 +240,8 @@ def span_tables_of_many(requests: Sequence[SpanRequest]) -> list[list[SpanTable]
     passages (numpy's cost here is per call, not per word: thirty sentences of ten questions
     cost hardly more than one); each span carries its sentence's bounds and its question, and no
     feature looks past them."""
+    if not requests:
+        return []
     parts = [_words_of_request(request) for request in requests]
     words = concatenated([part.words for part in parts])
     offsets = np.cumsum([0] + [len(part.words) for part in parts])

@@ -91,3 +91,22 @@ def test_questions_read_together_get_the_answers_they_get_alone(engine):
     alone = [engine.answerer.answer(q, passages, engine.index, k=3) for q, passages in pairs]
     assert together == alone
     assert sum(bool(result.answers) for result in together) == len(QUESTIONS) - 1
+    # A task may hold nothing to read at all.
+    nothing = engine.answerer.answer_many([("zzzqx qqqzz", [])] * 3, engine.index, k=3)
+    assert [(r.no_answer, r.answers) for r in nothing] == [(True, [])] * 3
+
+
+def test_one_at_a_time_answers_each_question_before_reading_the_next(engine):
+    # Someone typing questions into `newsbite ask -` waits for no batch to fill.
+    read = []
+
+    def typed():
+        for question in QUESTIONS:
+            read.append(question)
+            yield question
+
+    for number, result in enumerate(
+        answer_all(engine, typed(), k=1, depth=5, workers=1, batch_size=1)
+    ):
+        assert result.question == QUESTIONS[number]
+        assert len(read) == number + 1

@@ -208,6 +208,7 @@ def test_questions_scored_together_get_the_features_they_get_alone() -> None:
         rows = list(range(len(reading.sentence_passage)))[number % 3 :: 2]
         requests.append((reading, rows, terms))
     requests.append((requests[0][0], [], requests[0][2]))  # a question with no sentence to score
+    assert span_tables_of_many([]) == []
     together = span_tables_of_many(requests)
     assert [len(tables) for tables in together] == [len(rows) for _, rows, _ in requests]
     for (reading, rows, terms), tables in zip(requests, together, strict=True):
