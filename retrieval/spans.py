@@ -19,7 +19,7 @@ from itertools import chain
 import numpy as np
 
 from retrieval.stopwords import STOPWORDS
-from retrieval.tokenizer import term_of_word, tokenize, words
+from retrieval.tokenizer import normalised_word, term_of_word, tokenize, words
 
 # Word boundaries as the tokenizer draws them (numbers with separators whole, an apostrophe
 # inside a word keeps it whole), on the original text so that offsets stay true.
@@ -212,11 +212,13 @@ _flags_of_row = np.zeros((1024, len(_FLAG_COLUMNS)), dtype=bool)
 
 def _facts(word: str) -> tuple[str, str, tuple[int, int, int], tuple[bool, ...]]:
     """(normalised word, term, code columns, flag columns) of a word, as ``word_info`` says."""
-    if word.isascii() and word.isalnum():
-        # Nearly every new word: normalising it is lower-casing it, and its term is the
-        # tokenizer's for that one word, without the tokenizer's regex passes.
-        lower = word.lower()
-        term = term_of_word(lower)
+    if word.isascii():
+        # Nearly every new word: the tokenizer would find it whole in its lower case (the
+        # patterns agree on ASCII), so its normal form and its term follow without the
+        # tokenizer's regex passes.
+        raw = word.lower()
+        lower = raw if word.isalnum() else normalised_word(raw)
+        term = term_of_word(raw)
         is_month = lower in _MONTHS and word[:1].isupper()
         codes = (
             code_of(term) if term else -1,

@@ -84,6 +84,12 @@ def _term(word: str) -> str:
     return term
 
 
+def normalised_word(word: str) -> str:
+    """The normalised form of one raw word as ``_raw_words`` gives it (what ``words`` makes
+    of it)."""
+    return _clean_word(word)
+
+
 def term_of_word(word: str) -> str:
     """The index term of one raw word as ``_raw_words`` gives it ("" for a stopword)."""
     term = _TERM_CACHE.get(word)
