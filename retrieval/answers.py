@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,11 @@ class Answer:
     confidence: float  # in [0, 1]
     chunk_id: int = -1
 
+    def __reduce__(self) -> tuple:
+        # Answers come back from worker processes: the fields as they are pickle several times
+        # faster than a frozen dataclass's default state.
+        return Answer, tuple(getattr(self, name) for name in _ANSWER_FIELDS)
+
     def to_json(self) -> dict:
         return {
             "answer": self.answer,
@@ -42,11 +47,17 @@ class Answer:
         }
 
 
+_ANSWER_FIELDS = tuple(f.name for f in fields(Answer))
+
+
 @dataclass(frozen=True, slots=True)
 class AnswerResult:
     question: str
     no_answer: bool
     answers: list[Answer] = field(default_factory=list)
+
+    def __reduce__(self) -> tuple:
+        return AnswerResult, (self.question, self.no_answer, self.answers)
 
     def to_json(self) -> dict:
         return {

@@ -32,6 +32,12 @@ class Chunk:
     end: int
     sentences: tuple[tuple[int, int], ...]  # sentence offsets within ``text``
 
+    def __reduce__(self) -> tuple:
+        # Batches of passages go to worker processes: the fields as they are pickle several
+        # times faster than a frozen dataclass's default state.
+        fields = (self.title, self.url, self.paragraph, self.text, self.start, self.end)
+        return Chunk, (self.doc_id, *fields, self.sentences)
+
 
 @dataclass(frozen=True, slots=True)
 class Passage:
@@ -42,3 +48,6 @@ class Passage:
     score: float
     rank: int = 0
     extra: dict = field(default_factory=dict, compare=False)
+
+    def __reduce__(self) -> tuple:
+        return Passage, (self.chunk_id, self.chunk, self.score, self.rank, self.extra)
