@@ -48,7 +48,9 @@ def _int32_bytes(values: np.ndarray) -> bytes:
 
 
 def _sentence_offsets(blob: bytes) -> tuple[tuple[int, int], ...]:
-    flat = np.frombuffer(blob, dtype=np.int32).tolist()
+    # array, not numpy: a few integers per chunk, read for every passage retrieved.
+    flat = array(_INT32)
+    flat.frombytes(blob)
     return tuple(zip(flat[::2], flat[1::2], strict=True))
 
 
