@@ -195,7 +195,8 @@ class PassageWords(WordColumns):
 _ROW_OF_WORD: dict[str, int] = {}
 _LOWER_OF_ROW: list[str] = []
 _TERM_OF_ROW: list[str] = []
-_CODE_COLUMNS = ("term_code", "word_code", "word_hash", "suffix_class")
+# The word table's columns, named as WordColumns names them.
+_CODE_COLUMNS = ("term_codes", "word_codes", "word_hashes", "suffix_class")
 _FLAG_COLUMNS = (
     "is_single_letter",
     "is_stop",
@@ -327,8 +328,8 @@ def _analyse(passages: list[tuple[str, Sentences]]) -> list[PassageWords]:
     breaks[first_word[1:-1][first_word[1:-1] > 0] - 1] = False
     lower = list(map(_LOWER_OF_ROW.__getitem__, rows))
     terms = list(map(_TERM_OF_ROW.__getitem__, rows))
-    code_columns = dict(zip(_CODE_COLUMNS, codes.T, strict=True))
-    flag_columns = dict(zip(_FLAG_COLUMNS, flags.T, strict=True))
+    columns = dict(zip(_CODE_COLUMNS, codes.T, strict=True))
+    columns.update(zip(_FLAG_COLUMNS, flags.T, strict=True))
     analysed = []
     for (text, sentences), low, high in zip(
         passages, first_word[:-1].tolist(), first_word[1:].tolist(), strict=True
@@ -347,18 +348,7 @@ def _analyse(passages: list[tuple[str, Sentences]]) -> list[PassageWords]:
                 ends=ends[low:high],
                 lower=tuple(lower[low:high]),
                 terms=tuple(terms[low:high]),
-                term_codes=code_columns["term_code"][low:high],
-                word_codes=code_columns["word_code"][low:high],
-                word_hashes=code_columns["word_hash"][low:high],
-                suffix_class=code_columns["suffix_class"][low:high],
-                is_single_letter=flag_columns["is_single_letter"][low:high],
-                is_stop=flag_columns["is_stop"][low:high],
-                is_capital=flag_columns["is_capital"][low:high],
-                is_number=flag_columns["is_number"][low:high],
-                is_year=flag_columns["is_year"][low:high],
-                is_month=flag_columns["is_month"][low:high],
-                is_time_unit=flag_columns["is_time_unit"][low:high],
-                is_title=flag_columns["is_title"][low:high],
+                **{name: column[low:high] for name, column in columns.items()},
                 break_after=breaks[low:high],
                 sentence_words=tuple(map(tuple, sentence_bounds.tolist())),
                 sentence_bounds=sentence_bounds,
