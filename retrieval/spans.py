@@ -328,13 +328,20 @@ def _analyse(passages: list[tuple[str, Sentences]]) -> list[PassageWords]:
     breaks[first_word[1:-1][first_word[1:-1] > 0] - 1] = False
     lower = list(map(_LOWER_OF_ROW.__getitem__, rows))
     terms = list(map(_TERM_OF_ROW.__getitem__, rows))
-    columns = dict(zip(_CODE_COLUMNS, codes.T, strict=True))
-    columns.update(zip(_FLAG_COLUMNS, flags.T, strict=True))
+    # Each passage gets copies of its own rows of these blocks (its columns are views of them):
+    # views of the whole batch would keep all of it alive as long as one passage stays cached.
+    offsets_and_rows = np.stack((starts, ends, row_array))
+    flags_and_breaks = np.concatenate((flags, breaks[:, None]), axis=1)
     analysed = []
     for (text, sentences), low, high in zip(
         passages, first_word[:-1].tolist(), first_word[1:].tolist(), strict=True
     ):
-        text_starts = starts[low:high]
+        own = offsets_and_rows[:, low:high].copy()
+        own_codes = codes[low:high].copy()
+        own_flags = flags_and_breaks[low:high].copy()
+        columns = dict(zip(_CODE_COLUMNS, own_codes.T, strict=True))
+        columns.update(zip(_FLAG_COLUMNS, own_flags[:, : len(_FLAG_COLUMNS)].T, strict=True))
+        text_starts = own[0]
         sentence_bounds = np.searchsorted(
             text_starts, np.array(sentences, dtype=np.int64).reshape(-1, 2), side="left"
         ).astype(np.int64)
@@ -345,15 +352,15 @@ def _analyse(passages: list[tuple[str, Sentences]]) -> list[PassageWords]:
             PassageWords(
                 text=text,
                 starts=text_starts,
-                ends=ends[low:high],
+                ends=own[1],
                 lower=tuple(lower[low:high]),
                 terms=tuple(terms[low:high]),
-                **{name: column[low:high] for name, column in columns.items()},
-                break_after=breaks[low:high],
+                **columns,
+                break_after=own_flags[:, len(_FLAG_COLUMNS)],
                 sentence_words=tuple(map(tuple, sentence_bounds.tolist())),
                 sentence_bounds=sentence_bounds,
                 sentence_of=sentence_of,
-                rows=row_array[low:high],
+                rows=own[2],
             )
         )
     return analysed

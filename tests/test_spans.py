@@ -179,3 +179,13 @@ def test_passage_words_are_cached_and_the_cache_stays_bounded(monkeypatch) -> No
     twice = passage_words_of_many([(texts[0], ((0, len(texts[0])),))] * 2)
     assert twice[0] is twice[1]
     assert passage_words_of_many([(texts[0], ((0, len(texts[0])),))])[0] is twice[0]
+
+
+def test_a_cached_passage_keeps_only_its_own_words_alive() -> None:
+    # Passages are analysed in batches; a cached one must not hold on to the whole batch.
+    texts = ["One two three.", "Four five six seven eight nine ten eleven twelve.", "Thirteen."]
+    analysed = _analyse([(text, ((0, len(text)),)) for text in texts])
+    for words in analysed:
+        for column in (words.starts, words.ends, words.rows, words.term_codes, words.is_stop):
+            base = column if column.base is None else column.base
+            assert base.size <= 9 * len(words)  # its own block of columns, at most
