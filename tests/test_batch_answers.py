@@ -3,15 +3,22 @@ as one by one; no worker left behind."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import pickle
 from dataclasses import fields
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from retrieval.answerer import Answerer
 from retrieval.batch_answers import BATCH_SIZE, WorkerDied, answer_all
-from retrieval.documents import Chunk, Passage
+from retrieval.bm25 import BM25Index
+from retrieval.chunks import chunk_article
+from retrieval.documents import Article, Chunk, Passage
+from retrieval.tokenizer import tokenize
 from retrieval.worker_processes import can_fork
 
 QUESTIONS = [
@@ -130,3 +137,53 @@ def test_what_travels_to_and_from_the_workers_pickles_whole(engine):
         assert type(copy) is type(original)
         assert _field_values(copy) == _field_values(original)
     assert result.answers
+
+
+_WORDS = st.sampled_from(
+    [
+        "Putin",
+        "met",
+        "Tillerson",
+        "in",
+        "Moscow",
+        "87",
+        "people",
+        "1,000",
+        "April",
+        "2017",
+        "the",
+        "war",
+        "years",
+        "six-year",
+        "“quoted”",
+        "(aside)",
+        "—",
+        "café",
+        "",
+        "!",
+    ]
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(_WORDS, max_size=25).map(" ".join), min_size=1, max_size=6),
+    st.lists(st.lists(_WORDS, max_size=8).map(" ".join), min_size=1, max_size=5),
+)
+def test_any_questions_read_together_get_what_they_get_alone(paragraphs, questions):
+    # Strange passages (empty, punctuation only, no sentence) and questions (no known term)
+    # side by side in one task: each still gets exactly its own answers.
+    chunks = chunk_article(
+        Article("t.txt", "Title", None, None, tuple(p or "." for p in paragraphs))
+    )
+    passages = [Passage(chunk_id=i, chunk=c, score=1.0 + i, rank=i) for i, c in enumerate(chunks)]
+    index = BM25Index.from_documents([tokenize(c.text) for c in chunks])
+    answerer = _answerer()
+    pairs = [(q + "?", passages[n % 3 :]) for n, q in enumerate(questions)]
+    together = answerer.answer_many(pairs, index, k=3)
+    assert together == [answerer.answer(q, p, index, k=3) for q, p in pairs]
+
+
+@functools.cache
+def _answerer() -> Answerer:
+    return Answerer()
