@@ -145,7 +145,7 @@ def read_passages(passages: Sequence[Passage], question: QuestionTerms) -> Readi
     joined = joined_words(words)
     term_codes, word_codes = joined.term_codes, joined.word_codes
     is_content = ~joined.is_stop
-    if word_offset[-1]:
+    if words:  # passages without a word still have their sentences (a "." paragraph)
         sentence_of = np.concatenate([w.sentence_of for w in words]) + np.repeat(
             sentence_offset[:-1], word_counts
         )

@@ -187,3 +187,13 @@ def test_any_questions_read_together_get_what_they_get_alone(paragraphs, questio
 @functools.cache
 def _answerer() -> Answerer:
     return Answerer()
+
+
+def test_passages_without_a_single_word_are_read_without_error():
+    # Found by the test above: a "." paragraph has a sentence but no word.
+    chunks = chunk_article(Article("t.txt", "Title", None, None, (".",)))
+    passages = [Passage(chunk_id=0, chunk=chunks[0], score=1.0, rank=0)]
+    index = BM25Index.from_documents([["putin"], ["moscow"]])
+    result = _answerer().answer("Where is Putin?", passages, index)
+    assert [answer.answer for answer in result.answers] == [None]
+    assert _answerer().answer_many([("Where is Putin?", passages)], index) == [result]
