@@ -26,24 +26,28 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.answer_features import (
-    ANSWERABILITY_FEATURES,
-    PASSAGE_FEATURES,
-    SENTENCE_FEATURES,
     QuestionTerms,
     Reading,
-    SentenceTable,
     TermStatistics,
-    answerability_features,
-    passage_table,
     question_terms,
     read_passages,
-    sentence_table,
-    sentence_tables_of_many,
 )
 from retrieval.answers import Answer, AnswerResult
 from retrieval.documents import Passage
 from retrieval.linear_model import LinearModel, WeightsError, sigmoid, softmax
+from retrieval.passage_features import (
+    ANSWERABILITY_FEATURES,
+    PASSAGE_FEATURES,
+    answerability_features,
+    passage_table,
+)
 from retrieval.question_types import QuestionType, analyze_question
+from retrieval.sentence_features import (
+    SENTENCE_FEATURES,
+    SentenceTable,
+    sentence_table,
+    sentence_tables_of_many,
+)
 from retrieval.span_features import (
     HASH_BUCKETS,
     SPAN_FEATURES,

@@ -296,7 +296,7 @@ class _RequestWords:
     is_question: np.ndarray
     term_ids: np.ndarray
     bounds: list[tuple[int, int]]  # per row: its sentence's [first, last) in ``words``
-    shifts: list[int]  # per row: its passage's first word in ``words``, negated
+    shifts: list[int]  # per row: where its passage's words start in ``words``
 
 
 def _words_of_request(request: SpanRequest) -> _RequestWords:

@@ -34,15 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.answer_features import (
-    ANSWERABILITY_FEATURES,
-    Reading,
-    fill_passage_scores,
-    passage_evidence,
-    question_terms,
-    read_passages,
-    sentence_table,
-)
+from retrieval.answer_features import Reading, question_terms, read_passages
 from retrieval.answerer import (
     CONFIDENCE_FEATURES,
     DEFAULT_MODEL_PATH,
@@ -68,7 +60,13 @@ from retrieval.evaluation import (
     squad_questions,
 )
 from retrieval.linear_model import LinearModel, sigmoid
+from retrieval.passage_features import (
+    ANSWERABILITY_FEATURES,
+    fill_passage_scores,
+    passage_evidence,
+)
 from retrieval.question_types import analyze_question
+from retrieval.sentence_features import sentence_table
 from retrieval.span_features import HASH_BUCKETS, SPAN_HASH_TEMPLATES, span_table
 from retrieval.spans import span_offsets
 from retrieval.tokenizer import tokenize

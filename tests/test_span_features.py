@@ -6,21 +6,14 @@ import numpy as np
 import pytest
 from ranked_passages import ranked_passages
 
-from retrieval.answer_features import (
-    SENTENCE_FEATURES,
-    QuestionTerms,
-    Reading,
-    question_terms,
-    read_passages,
-    sentence_table,
-    sentence_tables_of_many,
-)
+from retrieval.answer_features import QuestionTerms, Reading, question_terms, read_passages
 from retrieval.answerer import Answerer
 from retrieval.bm25 import BM25Index
 from retrieval.chunks import chunk_article
 from retrieval.documents import Article, Passage
 from retrieval.linear_model import LinearModel
 from retrieval.question_types import analyze_question
+from retrieval.sentence_features import SENTENCE_FEATURES, sentence_table, sentence_tables_of_many
 from retrieval.span_features import (
     SPAN_FEATURES,
     SpanScorer,
