@@ -137,8 +137,15 @@ class Reading:
     title_presence: np.ndarray  # (passages, question terms) bool
 
 
-def read_passages(passages: Sequence[Passage], question: QuestionTerms) -> Reading:
-    words = passage_words_of_many([(p.chunk.text, p.chunk.sentences) for p in passages])
+def read_passages(
+    passages: Sequence[Passage],
+    question: QuestionTerms,
+    words: Sequence[PassageWords] | None = None,
+) -> Reading:
+    """How the words of ``passages`` meet the question's; ``words``: the passages' words, when
+    the caller has them already."""
+    if words is None:
+        words = passage_words_of_many([(p.chunk.text, p.chunk.sentences) for p in passages])
     word_counts = np.array([len(w) for w in words], dtype=np.int64)
     sentence_counts = np.array([len(w.sentence_words) for w in words], dtype=np.int64)
     word_offset = np.concatenate(([0], np.cumsum(word_counts)))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,6 @@ from retrieval.question_types import QuestionType, analyze_question
 from retrieval.sentence_features import (
     SENTENCE_FEATURES,
     SentenceTable,
-    sentence_table,
     sentence_tables_of_many,
 )
 from retrieval.span_features import (
@@ -53,7 +53,6 @@ from retrieval.span_features import (
     SPAN_FEATURES,
     SpanScorer,
     SpanTable,
-    span_tables,
     span_tables_of_many,
 )
 from retrieval.spans import (
@@ -197,13 +196,7 @@ class Answerer:
         short_answers: int | None = None,
     ) -> AnswerReading:
         """``answer`` plus the re-ranked passages and the answerability probability."""
-        terms = question_terms(analyze_question(question), index.idf)
-        reading = read_passages(passages, terms)
-        table = sentence_table(reading, terms)
-        ranking = self._rank(question, index, k, short_answers, (terms, reading, table))
-        if isinstance(ranking, AnswerReading):
-            return ranking
-        return self._finish(ranking, span_tables(ranking.reading, ranking.with_span, ranking.terms))
+        return self._read_many([(question, passages)], index, k, short_answers)[0]
 
     def answer_many(
         self, questions: Sequence[tuple[str, Sequence[Passage]]], index: TermStatistics, k: int = 3
@@ -211,19 +204,30 @@ class Answerer:
         """``answer(question, passages, index, k)`` of each pair, the same answers as one by
         one but cheaper: the sentences of all the questions are scored together, and so are
         their short-answer candidates (one batch of numpy work rather than one per question)."""
-        # Every passage of every question analysed in one pass: read_passages finds them cached.
-        passage_words_of_many(
-            [(p.chunk.text, p.chunk.sentences) for _, passages in questions for p in passages]
+        return [reading.result for reading in self._read_many(questions, index, k, None)]
+
+    def _read_many(
+        self,
+        questions: Sequence[tuple[str, Sequence[Passage]]],
+        index: TermStatistics,
+        k: int,
+        short_answers: int | None,
+    ) -> list[AnswerReading]:
+        # Every passage of every question analysed in one pass.
+        words = iter(
+            passage_words_of_many(
+                [(p.chunk.text, p.chunk.sentences) for _, passages in questions for p in passages]
+            )
         )
         terms = [question_terms(analyze_question(question), index.idf) for question, _ in questions]
         readings = [
-            read_passages(passages, of_question)
+            read_passages(passages, of_question, list(islice(words, len(passages))))
             for (_, passages), of_question in zip(questions, terms, strict=True)
         ]
         tables = sentence_tables_of_many(list(zip(readings, terms, strict=True)))
         everything = zip(questions, terms, readings, tables, strict=True)
         rankings = [
-            self._rank(question, index, k, None, (of_question, reading, table))
+            self._rank(question, index, k, short_answers, (of_question, reading, table))
             for (question, _), of_question, reading, table in everything
         ]
         pending = [ranking for ranking in rankings if isinstance(ranking, _Ranking)]
@@ -233,9 +237,7 @@ class Answerer:
             )
         )
         return [
-            ranking.result
-            if isinstance(ranking, AnswerReading)
-            else self._finish(ranking, next(spans)).result
+            ranking if isinstance(ranking, AnswerReading) else self._finish(ranking, next(spans))
             for ranking in rankings
         ]
 

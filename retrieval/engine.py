@@ -165,7 +165,7 @@ class QAEngine:
 
     def retrieve(self, question: str, k: int = 5) -> list[Passage]:
         """The ``k`` best passages for ``question`` by BM25, best first."""
-        return self._retrieve(tokenize(question), k)[1]
+        return self._retrieve([tokenize(question)], k)[1][0]
 
     def answer(
         self,
@@ -176,9 +176,11 @@ class QAEngine:
     ) -> AnswerResult:
         """Up to ``k`` answers to ``question``, read from its ``depth`` best passages; the
         first ``short_answers`` of them (default: all) with a short answer."""
-        snapshot, passages = self._retrieve(tokenize(question), max(k, depth))
-        return answer_from_passages(
-            self.answerer, question, passages, snapshot.index, k, short_answers
+        snapshot, [passages] = self._retrieve([tokenize(question)], max(k, depth))
+        if not passages:
+            return AnswerResult(question=question, no_answer=True, answers=[])
+        return self.answerer.answer(
+            question, passages, snapshot.index, k=k, short_answers=short_answers
         )
 
     def answer_many(
@@ -186,19 +188,16 @@ class QAEngine:
     ) -> list[AnswerResult]:
         """``answer(question, k, depth)`` of each question, the same answers, read together
         (cheaper: see Answerer.answer_many)."""
-        while True:
-            snapshot = self._snapshot
-            try:
-                jobs = [(q, snapshot.passages(tokenize(q), max(k, depth))) for q in questions]
-            except _SnapshotRetired:
-                continue  # a reload swapped it out just now: the next one is already in place
-            return self.answerer.answer_many(jobs, snapshot.index, k)
+        snapshot, passages = self._retrieve([tokenize(q) for q in questions], max(k, depth))
+        jobs = list(zip(questions, passages, strict=True))
+        return self.answerer.answer_many(jobs, snapshot.index, k)
 
-    def _retrieve(self, terms: list[str], k: int) -> tuple[_Snapshot, list[Passage]]:
+    def _retrieve(self, queries: list[list[str]], k: int) -> tuple[_Snapshot, list[list[Passage]]]:
+        """The ``k`` best passages of each query, all from one snapshot (returned too)."""
         while True:
             snapshot = self._snapshot
             try:
-                return snapshot, snapshot.passages(terms, k)
+                return snapshot, [snapshot.passages(terms, k) for terms in queries]
             except _SnapshotRetired:
                 continue  # a reload swapped it out just now: the next one is already in place
 
@@ -245,20 +244,6 @@ class QAEngine:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._snapshot.close()
-
-
-def answer_from_passages(
-    answerer: Answerer,
-    question: str,
-    passages: list[Passage],
-    index: BM25Index,
-    k: int,
-    short_answers: int | None = None,
-) -> AnswerResult:
-    """The answerer's reading of ``passages``, retrieved from ``index``; none without them."""
-    if not passages:
-        return AnswerResult(question=question, no_answer=True, answers=[])
-    return answerer.answer(question, passages, index, k=k, short_answers=short_answers)
 
 
 def prepare_store(

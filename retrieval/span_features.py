@@ -25,9 +25,10 @@ from retrieval.question_types import QUESTION_TYPES, QuestionType
 from retrieval.spans import (
     MAX_SPAN_WORDS,
     SUFFIX_CLASSES,
+    PassageWords,
     WordColumns,
     candidate_spans,
-    concatenated,
+    joined_words,
     known_code,
 )
 
@@ -152,13 +153,17 @@ class SpanTable:
         """The rows over every column of SPAN_FEATURES (what the span model is trained on)."""
         full = np.zeros((len(self.features), len(SPAN_FEATURES)))
         full[:, :_UNTYPED] = self.features
-        shapes = self.features[:, _SHAPE_BASE:_PLACE_BASE]
-        places = self.features[:, _PLACE_BASE:_UNTYPED]
-        typed_shapes = _TYPED_SHAPE_BASE + len(_SPAN_SHAPES) * self.type_number
-        full[:, typed_shapes : typed_shapes + len(_SPAN_SHAPES)] = shapes
-        typed_places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * self.type_number
-        full[:, typed_places : typed_places + len(_SPAN_PLACES)] = places
+        typed_shapes, typed_places = _typed_columns(self.type_number)
+        full[:, typed_shapes] = self.features[:, _SHAPE_BASE:_PLACE_BASE]
+        full[:, typed_places] = self.features[:, _PLACE_BASE:_UNTYPED]
         return full
+
+
+def _typed_columns(type_number: int) -> tuple[slice, slice]:
+    """Where the shape and the place columns are repeated for question type ``type_number``."""
+    shapes = _TYPED_SHAPE_BASE + len(_SPAN_SHAPES) * type_number
+    places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * type_number
+    return slice(shapes, shapes + len(_SPAN_SHAPES)), slice(places, places + len(_SPAN_PLACES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +190,9 @@ def weights_by_type(weights: np.ndarray) -> np.ndarray:
     folded[table.type_number]`` scores what ``table.all_features() @ weights`` does."""
     folded = np.tile(weights[:_UNTYPED], (len(QUESTION_TYPES), 1))
     for number in range(len(QUESTION_TYPES)):
-        typed_shapes = _TYPED_SHAPE_BASE + len(_SPAN_SHAPES) * number
-        folded[number, _SHAPE_BASE:_PLACE_BASE] += weights[
-            typed_shapes : typed_shapes + len(_SPAN_SHAPES)
-        ]
-        typed_places = _TYPED_PLACE_BASE + len(_SPAN_PLACES) * number
-        folded[number, _PLACE_BASE:_UNTYPED] += weights[
-            typed_places : typed_places + len(_SPAN_PLACES)
-        ]
+        typed_shapes, typed_places = _typed_columns(number)
+        folded[number, _SHAPE_BASE:_PLACE_BASE] += weights[typed_shapes]
+        folded[number, _PLACE_BASE:_UNTYPED] += weights[typed_places]
     return folded
 
 
@@ -243,8 +243,8 @@ def span_tables_of_many(requests: Sequence[SpanRequest]) -> list[list[SpanTable]
     if not requests:
         return []
     parts = [_words_of_request(request) for request in requests]
-    words = concatenated([part.words for part in parts])
-    offsets = np.cumsum([0] + [len(part.words) for part in parts])
+    words = joined_words([passage for part in parts for passage in part.passages])
+    offsets = np.cumsum([0] + [len(part.is_question) for part in parts])
     bounds = [
         (first + int(offset), last + int(offset))
         for part, offset in zip(parts, offsets.tolist(), strict=False)
@@ -264,7 +264,7 @@ def span_tables_of_many(requests: Sequence[SpanRequest]) -> list[list[SpanTable]
         spans_per_request = np.diff(span_ends[np.cumsum([0, *rows_per_request])])
         first = np.repeat(np.array([b[0] for b in bounds], dtype=np.int64), counts)
         last = np.repeat(np.array([b[1] for b in bounds], dtype=np.int64), counts)
-        questions = _SpanQuestions.of(requests, parts, offsets, spans_per_request)
+        questions = _SpanQuestions.of(requests, parts, words, offsets, spans_per_request)
         hashed = _fill(features, (words, is_question), bounds, starts, ends, first, last, questions)
     tables: list[list[SpanTable]] = []
     counts_left = iter(counts.tolist())
@@ -292,7 +292,7 @@ def span_tables_of_many(requests: Sequence[SpanRequest]) -> list[list[SpanTable]
 class _RequestWords:
     """The words of one request's passages (from the first passage it needs to the last)."""
 
-    words: WordColumns
+    passages: list[PassageWords]
     is_question: np.ndarray
     term_ids: np.ndarray
     bounds: list[tuple[int, int]]  # per row: its sentence's [first, last) in ``words``
@@ -302,9 +302,11 @@ class _RequestWords:
 def _words_of_request(request: SpanRequest) -> _RequestWords:
     reading, rows, _ = request
     passage_of_row = [int(reading.sentence_passage[row]) for row in rows]
-    # Views of the passages concerned only: one passage's, for a top answer alone.
-    low_word = int(reading.word_offset[min(passage_of_row, default=0)])
-    high_word = int(reading.word_offset[max(passage_of_row, default=-1) + 1])
+    # The passages concerned only: one passage's, for a top answer alone.
+    low_passage = min(passage_of_row, default=0)
+    high_passage = max(passage_of_row, default=-1) + 1
+    low_word = int(reading.word_offset[low_passage])
+    high_word = int(reading.word_offset[high_passage])
     bounds = []
     shifts = []
     for row, passage in zip(rows, passage_of_row, strict=True):
@@ -313,7 +315,7 @@ def _words_of_request(request: SpanRequest) -> _RequestWords:
         bounds.append((first + shift, last + shift))
         shifts.append(shift)
     return _RequestWords(
-        words=reading.joined.part(low_word, high_word),
+        passages=reading.words[low_passage:high_passage],
         is_question=reading.is_question[low_word:high_word],
         term_ids=reading.term_ids[low_word:high_word],
         bounds=bounds,
@@ -341,24 +343,23 @@ class _SpanQuestions:
         cls,
         requests: Sequence[SpanRequest],
         parts: list[_RequestWords],
+        words: WordColumns,
         offsets: np.ndarray,
         spans_per_request: np.ndarray,
     ) -> _SpanQuestions:
-        weights, heads, after, before = [], [], [], []
-        any_head = False
+        weights, after, before = [], [], []
+        is_head = None
         for (_, _, question), part, offset in zip(requests, parts, offsets.tolist(), strict=False):
             term_ids = part.term_ids
             weight = np.zeros(len(term_ids))
             matched = np.flatnonzero(term_ids >= 0)
             weight[matched] = question.weights[term_ids[matched]] / question.mass
             weights.append(weight)
-            head = question.analysis.head_noun
-            any_head = any_head or bool(head)
-            heads.append(
-                part.words.term_codes == known_code(head)
-                if head
-                else np.zeros(len(term_ids), dtype=bool)
-            )
+            if head := question.analysis.head_noun:
+                if is_head is None:
+                    is_head = np.zeros(len(words), dtype=bool)
+                own = slice(offset, offset + len(term_ids))
+                is_head[own] = words.term_codes[own] == known_code(head)
             anchors = ((question.anchor_after, after), (question.anchor_before, before))
             for anchor, positions in anchors:
                 if anchor >= 0:
@@ -370,7 +371,7 @@ class _SpanQuestions:
         )
         return cls(
             word_weight=_joined(weights),
-            is_head=_joined(heads) if any_head else None,
+            is_head=is_head,
             anchor_after=_joined(after) if after else np.zeros(0, dtype=np.int64),
             anchor_before=_joined(before) if before else np.zeros(0, dtype=np.int64),
             qtype_of_span=[

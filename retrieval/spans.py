@@ -12,7 +12,7 @@ import re
 import threading
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 
@@ -166,13 +166,6 @@ class WordColumns:
 
     def __len__(self) -> int:
         return len(self.lower)
-
-    def part(self, start: int, end: int) -> WordColumns:
-        """Words [start, end) (views of the same arrays)."""
-        if start == 0 and end == len(self):
-            return self
-        columns = (getattr(self, column.name)[start:end] for column in fields(WordColumns))
-        return WordColumns(*columns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,17 +376,6 @@ def joined_words(passages: Sequence[PassageWords]) -> WordColumns:
         *codes.T,
         *flags.T,
         breaks,
-    )
-
-
-def concatenated(parts: Sequence[WordColumns]) -> WordColumns:
-    """The columns of ``parts``' words, one part after the other (the part itself when alone)."""
-    if len(parts) == 1:
-        return parts[0]
-    names = [column.name for column in fields(WordColumns)]
-    return WordColumns(
-        tuple(chain.from_iterable(part.lower for part in parts)),
-        *(np.concatenate([getattr(part, name) for part in parts]) for name in names[1:]),
     )
 
 
