@@ -11,7 +11,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bot.terminal import ProgressBar, render_result
@@ -120,46 +121,43 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def open_engine(corpus: Path, db: Path, *, progress: bool, threshold: float | None = None):
     """The engine over ``corpus``, index refreshed first; usage problems become UsageError."""
-    from retrieval.corpus import CorpusNotFound
     from retrieval.engine import QAEngine
-    from retrieval.store import StoreError
 
-    bar = ProgressBar() if progress and sys.stderr.isatty() else None
-    try:
-        engine = QAEngine.open(
-            corpus, db, no_answer_threshold=threshold, progress=bar.update if bar else None
-        )
-    except CorpusNotFound as error:
-        raise UsageError(f"corpus folder not found: {error}") from error
-    except StoreError as error:
-        raise UsageError(str(error)) from error
-    finally:
-        if bar:
-            bar.close()
+    with _indexing(progress) as update:
+        engine = QAEngine.open(corpus, db, no_answer_threshold=threshold, progress=update)
     for warning in engine.warnings:
         print(f"newsbite: warning: {warning}", file=sys.stderr)
     return engine
 
 
-def run_index(args: argparse.Namespace) -> int:
+@contextmanager
+def _indexing(progress: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """Around work that may (re)index the corpus: a progress bar on a terminal, and a missing
+    corpus folder or an unusable database as a UsageError."""
     from retrieval.corpus import CorpusNotFound
-    from retrieval.index_update import update_index
     from retrieval.store import StoreError
 
-    corpus, db = _paths(args)
-    if args.rebuild:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-    bar = ProgressBar() if sys.stderr.isatty() else None
+    bar = ProgressBar() if progress and sys.stderr.isatty() else None
     try:
-        summary = update_index(db, corpus, bar.update if bar else None)
+        yield bar.update if bar else None
     except CorpusNotFound as error:
-        raise UsageError(f"corpus folder not found: {error}") from error
+        raise UsageError(str(error)) from error
     except StoreError as error:
         raise UsageError(str(error)) from error
     finally:
         if bar:
             bar.close()
+
+
+def run_index(args: argparse.Namespace) -> int:
+    from retrieval.index_update import update_index
+
+    corpus, db = _paths(args)
+    if args.rebuild:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    with _indexing(progress=True) as update:
+        summary = update_index(db, corpus, update)
     print(summary)
     for skipped in summary.skipped:
         print(f"  skipped {skipped.rel_path}: {skipped.reason}")

@@ -168,7 +168,7 @@ def main(args: argparse.Namespace) -> int:
     except InvalidToken:
         return _fail("the Bot API rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)", token, 1)
     except CorpusNotFound as error:
-        return _fail(f"corpus folder not found: {error}", token, 2)
+        return _fail(str(error), token, 2)
     except StoreError as error:
         return _fail(str(error), token, 2)
     except TelegramError as error:

@@ -85,11 +85,14 @@ def list_corpus_files(
     try:
         root_stat = root.stat()
         if not stat.S_ISDIR(root_stat.st_mode):
-            raise CorpusNotFound(f"not a folder: {root}")
+            raise CorpusNotFound(f"the corpus is not a folder: {root}")
         with os.scandir(root):
             pass
+    except FileNotFoundError as error:
+        raise CorpusNotFound(f"no corpus folder at {root}") from error
     except OSError as error:
-        raise CorpusNotFound(f"cannot open corpus folder {root}: {_os_reason(error)}") from error
+        reason = _os_reason(error)
+        raise CorpusNotFound(f"cannot open the corpus folder {root}: {reason}") from error
     walk = _Walk(root, max_bytes)
     walk.run(_dir_key(root_stat))
     return sorted(walk.files, key=lambda f: f.rel_path), sorted(walk.skipped)

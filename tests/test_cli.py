@@ -3,6 +3,8 @@
 import io
 import json
 
+import pytest
+
 from bot.cli import main
 
 
@@ -48,17 +50,22 @@ def test_ask_batch_reads_one_question_per_line(seeds_corpus, tmp_path, capsys, m
     ]
 
 
-def test_missing_corpus_is_a_usage_error(tmp_path, capsys, monkeypatch):
-    code, _, err = run(
-        capsys,
-        monkeypatch,
-        "ask",
-        "--corpus",
-        str(tmp_path / "nope"),
-        "--db",
-        str(tmp_path / "i.db"),
-        "anything",
-    )
+@pytest.mark.parametrize("command", [["ask", "anything"], ["index"]])
+def test_missing_corpus_is_a_usage_error(command, tmp_path, capsys, monkeypatch):
+    where = ["--corpus", str(tmp_path / "nope"), "--db", str(tmp_path / "i.db")]
+    code, _, err = run(capsys, monkeypatch, command[0], *where, *command[1:])
+    assert code == 2 and err.startswith("newsbite: no corpus folder at ")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["ask", "anything"], ["index"]])
+def test_a_database_that_is_not_one_is_a_usage_error(
+    command, seeds_corpus, tmp_path, capsys, monkeypatch
+):
+    db = tmp_path / "i.db"
+    db.write_bytes(b"not a database, just some text" * 100)
+    where = ["--corpus", str(seeds_corpus), "--db", str(db)]
+    code, _, err = run(capsys, monkeypatch, command[0], *where, *command[1:])
     assert code == 2 and err.startswith("newsbite: ") and err.count("\n") == 1
 
 

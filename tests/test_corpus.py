@@ -508,9 +508,10 @@ def test_file_vanishing_between_listing_and_reading(tmp_path):
 
 
 def test_missing_or_non_folder_root_raises(tmp_path):
-    with pytest.raises(CorpusNotFound):
+    # The messages stand on their own: the command line and the bot print them as they are.
+    with pytest.raises(CorpusNotFound, match=r"^no corpus folder at .*nowhere$"):
         list_corpus_files(tmp_path / "nowhere")
-    with pytest.raises(CorpusNotFound):
+    with pytest.raises(CorpusNotFound, match=r"^the corpus is not a folder: .*file\.txt$"):
         list_corpus_files(write(tmp_path / "file.txt"))
 
 

@@ -55,5 +55,5 @@ def test_a_missing_corpus_exits_2(
         code = run_serve(monkeypatch, TOKEN, api, tmp_path / "nowhere", tmp_path / "index.db")
     assert code == 2
     err = capsys.readouterr().err
-    assert "newsbite: corpus folder not found" in err.splitlines()[-1]
+    assert "newsbite: no corpus folder at " in err.splitlines()[-1]
     assert TOKEN not in err
