@@ -246,8 +246,17 @@ def _add_words(new_words: list[str]) -> None:
         _codes_of_row = np.concatenate((_codes_of_row, np.zeros_like(_codes_of_row)))
         _flags_of_row = np.concatenate((_flags_of_row, np.zeros_like(_flags_of_row)))
     end_row = first_row + len(facts)
-    _codes_of_row[first_row:end_row] = [codes for _, _, codes, _ in facts]
-    _flags_of_row[first_row:end_row] = [flags for _, _, _, flags in facts]
+    # fromiter: numpy need not discover the shape and type of a list of tuples, item by item.
+    _codes_of_row[first_row:end_row] = np.fromiter(
+        chain.from_iterable(codes for _, _, codes, _ in facts),
+        dtype=np.int64,
+        count=len(facts) * len(_CODE_COLUMNS),
+    ).reshape(-1, len(_CODE_COLUMNS))
+    _flags_of_row[first_row:end_row] = np.fromiter(
+        chain.from_iterable(flags for _, _, _, flags in facts),
+        dtype=bool,
+        count=len(facts) * len(_FLAG_COLUMNS),
+    ).reshape(-1, len(_FLAG_COLUMNS))
     _LOWER_OF_ROW.extend(lower for lower, _, _, _ in facts)
     _TERM_OF_ROW.extend(term for _, term, _, _ in facts)
     _ROW_OF_WORD.update(zip(new_words, range(first_row, end_row), strict=True))
@@ -335,9 +344,10 @@ def _analyse(passages: list[tuple[str, Sentences]]) -> list[PassageWords]:
         columns = dict(zip(_CODE_COLUMNS, own_codes.T, strict=True))
         columns.update(zip(_FLAG_COLUMNS, own_flags[:, : len(_FLAG_COLUMNS)].T, strict=True))
         text_starts = own[0]
-        sentence_bounds = np.searchsorted(
-            text_starts, np.array(sentences, dtype=np.int64).reshape(-1, 2), side="left"
-        ).astype(np.int64)
+        sentence_chars = np.fromiter(
+            chain.from_iterable(sentences), dtype=np.int64, count=2 * len(sentences)
+        ).reshape(-1, 2)
+        sentence_bounds = text_starts.searchsorted(sentence_chars).astype(np.int64)
         sentence_of = np.zeros(high - low, dtype=np.int64)
         for number, (first, last) in enumerate(sentence_bounds.tolist()):
             sentence_of[first:last] = number
