@@ -140,9 +140,7 @@ def _indexing(progress: bool) -> Iterator[Callable[[str, int, int], None] | None
     bar = ProgressBar() if progress and sys.stderr.isatty() else None
     try:
         yield bar.update if bar else None
-    except CorpusNotFound as error:
-        raise UsageError(str(error)) from error
-    except StoreError as error:
+    except (CorpusNotFound, StoreError) as error:
         raise UsageError(str(error)) from error
     finally:
         if bar:

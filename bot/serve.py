@@ -167,9 +167,7 @@ def main(args: argparse.Namespace) -> int:
         )
     except InvalidToken:
         return _fail("the Bot API rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)", token, 1)
-    except CorpusNotFound as error:
-        return _fail(str(error), token, 2)
-    except StoreError as error:
+    except (CorpusNotFound, StoreError) as error:
         return _fail(str(error), token, 2)
     except TelegramError as error:
         return _fail(f"cannot reach the Bot API: {error}", token, 1)

@@ -177,8 +177,6 @@ class QAEngine:
         """Up to ``k`` answers to ``question``, read from its ``depth`` best passages; the
         first ``short_answers`` of them (default: all) with a short answer."""
         snapshot, [passages] = self._retrieve([tokenize(question)], max(k, depth))
-        if not passages:
-            return AnswerResult(question=question, no_answer=True, answers=[])
         return self.answerer.answer(
             question, passages, snapshot.index, k=k, short_answers=short_answers
         )
