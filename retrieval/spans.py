@@ -19,7 +19,7 @@ from itertools import chain
 import numpy as np
 
 from retrieval.stopwords import STOPWORDS
-from retrieval.tokenizer import normalised_word, term_of_word, tokenize, words
+from retrieval.tokenizer import normalised_word, terms_of_words, tokenize, words
 
 # Word boundaries as the tokenizer draws them (numbers with separators whole, an apostrophe
 # inside a word keeps it whole), on the original text so that offsets stay true.
@@ -115,10 +115,7 @@ class WordInfo:
 
 @lru_cache(maxsize=100_000)
 def word_info(word: str) -> WordInfo:
-    normalised = words(word)
-    lower = normalised[0] if normalised else word.lower()
-    terms = tokenize(word)
-    term = terms[0] if terms else ""
+    lower, term = _lower_and_term(word)
     return WordInfo(
         lower=lower,
         term=term,
@@ -204,62 +201,87 @@ _codes_of_row = np.zeros((1024, len(_CODE_COLUMNS)), dtype=np.int64)
 _flags_of_row = np.zeros((1024, len(_FLAG_COLUMNS)), dtype=bool)
 
 
-def _facts(word: str) -> tuple[str, str, tuple[int, int, int], tuple[bool, ...]]:
-    """(normalised word, term, code columns, flag columns) of a word, as ``word_info`` says."""
-    if word.isascii():
-        # Nearly every new word: the tokenizer would find it whole in its lower case (the
-        # patterns agree on ASCII), so its normal form and its term follow without the
-        # tokenizer's regex passes.
-        raw = word.lower()
-        lower = raw if word.isalnum() else normalised_word(raw)
-        term = term_of_word(raw)
-        is_month = lower in _MONTHS and word[:1].isupper()
-        codes = (
-            code_of(term) if term else -1,
-            code_of(lower),
-            zlib.crc32(lower.encode()),
-            suffix_class(lower),
-        )
-        is_number = lower[:1].isdigit() or lower in _NUMBER_WORDS
-        is_year = is_number and bool(_YEAR_RE.fullmatch(lower))
-        facts = (lower in STOPWORDS, is_number, is_year, is_month, lower in _TIME_UNITS)
-    else:
-        info = word_info(word)
-        lower, term = info.lower, info.term
-        codes = (info.term_code, info.word_code, info.word_hash, info.suffix_class)
-        facts = (info.is_stop, info.is_number, info.is_year, info.is_month, info.is_time_unit)
-    single_letter = len(lower) == 1 and lower.isalpha()
-    return (
-        lower,
-        term,
-        codes,
-        (single_letter, facts[0], word[:1].isupper(), *facts[1:], lower in _TITLES),
-    )
+_word_table_lock = threading.Lock()
 
 
-def _add_words(new_words: list[str]) -> None:
-    """Rows for words not seen before, all at once."""
+def _lower_and_term(word: str) -> tuple[str, str]:
+    """A word's normalised form and its index term ("" for a stopword), as the tokenizer makes
+    them of the word alone."""
+    normalised = words(word)
+    terms = tokenize(word)
+    return (normalised[0] if normalised else word.lower()), (terms[0] if terms else "")
+
+
+def _add_words(candidates: list[str]) -> None:
+    """Rows for those of ``candidates`` (distinct) not in the word table, all at once: a few
+    passes over the list, each a comprehension, cost far less than a function per word."""
     global _codes_of_row, _flags_of_row
-    first_row = len(_LOWER_OF_ROW)
-    facts = [_facts(word) for word in new_words]
-    while first_row + len(facts) > len(_codes_of_row):
-        _codes_of_row = np.concatenate((_codes_of_row, np.zeros_like(_codes_of_row)))
-        _flags_of_row = np.concatenate((_flags_of_row, np.zeros_like(_flags_of_row)))
-    end_row = first_row + len(facts)
-    # fromiter: numpy need not discover the shape and type of a list of tuples, item by item.
-    _codes_of_row[first_row:end_row] = np.fromiter(
-        chain.from_iterable(codes for _, _, codes, _ in facts),
-        dtype=np.int64,
-        count=len(facts) * len(_CODE_COLUMNS),
-    ).reshape(-1, len(_CODE_COLUMNS))
-    _flags_of_row[first_row:end_row] = np.fromiter(
-        chain.from_iterable(flags for _, _, _, flags in facts),
-        dtype=bool,
-        count=len(facts) * len(_FLAG_COLUMNS),
-    ).reshape(-1, len(_FLAG_COLUMNS))
-    _LOWER_OF_ROW.extend(lower for lower, _, _, _ in facts)
-    _TERM_OF_ROW.extend(term for _, term, _, _ in facts)
-    _ROW_OF_WORD.update(zip(new_words, range(first_row, end_row), strict=True))
+    with _word_table_lock:  # two threads must not hand out the same rows or codes
+        new_words = [word for word in candidates if word not in _ROW_OF_WORD]
+        if not new_words:
+            return
+        # Nearly every new word is ASCII, which the tokenizer would find whole in its lower case
+        # (the patterns agree on ASCII): its normal form and term follow without the
+        # tokenizer's regex passes.
+        raw = [word.lower() for word in new_words]
+        lower = [r if r.isalnum() else normalised_word(r) for r in raw]
+        terms = terms_of_words(raw)
+        for index, word in enumerate(new_words):
+            if not word.isascii():
+                lower[index], terms[index] = _lower_and_term(word)
+        is_number = [w[:1].isdigit() or w in _NUMBER_WORDS for w in lower]
+        codes = np.array(
+            [
+                _codes_of(terms),
+                _codes_of(lower),
+                [zlib.crc32(w.encode()) for w in lower],
+                [suffix_class(w) if w.endswith(_ANY_SUFFIX) else 0 for w in lower],
+            ],
+            dtype=np.int64,
+        ).T
+        # In the order of _FLAG_COLUMNS.
+        flags = np.array(
+            [
+                [len(w) == 1 and w.isalpha() for w in lower],
+                [w in STOPWORDS for w in lower],
+                [word[:1].isupper() for word in new_words],
+                is_number,
+                [
+                    n and _YEAR_RE.fullmatch(w) is not None
+                    for w, n in zip(lower, is_number, strict=True)
+                ],
+                [
+                    w in _MONTHS and word[:1].isupper()
+                    for w, word in zip(lower, new_words, strict=True)
+                ],
+                [w in _TIME_UNITS for w in lower],
+                [w in _TITLES for w in lower],
+            ],
+            dtype=bool,
+        ).T
+        first_row = len(_LOWER_OF_ROW)
+        end_row = first_row + len(new_words)
+        while end_row > len(_codes_of_row):
+            _codes_of_row = np.concatenate((_codes_of_row, np.zeros_like(_codes_of_row)))
+            _flags_of_row = np.concatenate((_flags_of_row, np.zeros_like(_flags_of_row)))
+        _codes_of_row[first_row:end_row] = codes
+        _flags_of_row[first_row:end_row] = flags
+        _LOWER_OF_ROW.extend(lower)
+        _TERM_OF_ROW.extend(terms)
+        # Published last: a reader that finds a word's row finds its values filled in.
+        _ROW_OF_WORD.update(zip(new_words, range(first_row, end_row), strict=True))
+
+
+def _codes_of(texts: list[str]) -> list[int]:
+    """``code_of`` each text, -1 for "" (a stopword's term)."""
+    codes = _CODES
+    found = []
+    for text in texts:
+        code = codes.get(text, -1) if text else -1
+        if code < 0 and text:
+            code = codes[text] = len(codes)
+        found.append(code)
+    return found
 
 
 # Passages already analysed, most recently used last: one passage answers many questions.

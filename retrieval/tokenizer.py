@@ -96,6 +96,23 @@ def term_of_word(word: str) -> str:
     return _term(word) if term is None else term
 
 
+def terms_of_words(raw_words: list[str]) -> list[str]:
+    """``term_of_word`` of each raw word, the new ones stemmed in one call."""
+    cache = _TERM_CACHE
+    terms = [cache.get(word) for word in raw_words]
+    if None not in terms:
+        return terms  # type: ignore[return-value]
+    missing = [index for index, term in enumerate(terms) if term is None]
+    cleaned = [_clean_word(raw_words[index]) for index in missing]
+    stems = iter(_stemmer.stemWords([w for w in cleaned if w and w not in STOPWORDS]))
+    if len(cache) + len(missing) >= _TERM_CACHE_LIMIT:
+        cache.clear()
+    for index, word in zip(missing, cleaned, strict=True):
+        term = next(stems) if word and word not in STOPWORDS else ""
+        terms[index] = cache[raw_words[index]] = term
+    return terms  # type: ignore[return-value]
+
+
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text``: stemmed words, stopwords removed, in text order."""
     cache = _TERM_CACHE

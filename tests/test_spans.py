@@ -4,6 +4,8 @@ answerer reads, exactly as word_info defines them for the word alone."""
 from __future__ import annotations
 
 import re
+import sys
+import threading
 from dataclasses import fields
 
 import numpy as np
@@ -189,3 +191,32 @@ def test_a_cached_passage_keeps_only_its_own_words_alive() -> None:
         for column in (words.starts, words.ends, words.rows, words.term_codes, words.is_stop):
             base = column if column.base is None else column.base
             assert base.size <= 9 * len(words)  # its own block of columns, at most
+
+
+def test_threads_meeting_new_words_at_once_give_each_word_its_own_facts() -> None:
+    # The engine is shared: two questions read at once may both meet words never seen before.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        texts = [
+            " ".join(f"Zq{thread}x{n} word{n % 7}y{thread}" for n in range(300))
+            for thread in range(4)
+        ]
+        results: dict[int, PassageWords] = {}
+
+        def analyse(thread: int) -> None:
+            results[thread] = _analyse([(texts[thread], ((0, len(texts[thread])),))])[0]
+
+        workers = [threading.Thread(target=analyse, args=(n,)) for n in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    for thread, text in enumerate(texts):
+        words = results[thread]
+        surface = [text[s:e] for s, e in zip(words.starts, words.ends, strict=True)]
+        assert list(words.lower) == [word_info(w).lower for w in surface]
+        assert words.word_codes.tolist() == [word_info(w).word_code for w in surface]
+        assert words.word_hashes.tolist() == [word_info(w).word_hash for w in surface]

@@ -95,3 +95,13 @@ def test_term_encoder_splits_pieces_of_several_words():
             "1,000.5",
             "alic",
         ]
+
+
+@given(st.lists(st.text(alphabet="aZ09.,'`_-x") | st.sampled_from(["the", "said", "1,000"])))
+def test_terms_of_many_words_are_those_of_each_word(raw_words):
+    # The answerer takes the terms of a batch of new words at once; the cache is cleared in
+    # between so that both the batch and the single-word path compute them.
+    tokenizer._TERM_CACHE.clear()
+    together = tokenizer.terms_of_words([w.lower() for w in raw_words])
+    tokenizer._TERM_CACHE.clear()
+    assert together == [tokenizer.term_of_word(w.lower()) for w in raw_words]
