@@ -147,7 +147,7 @@ def read_passages(
     if words is None:
         words = passage_words_of_many([(p.chunk.text, p.chunk.sentences) for p in passages])
     word_counts = np.array([len(w) for w in words], dtype=np.int64)
-    sentence_counts = np.array([len(w.sentence_words) for w in words], dtype=np.int64)
+    sentence_counts = np.array([len(w.sentence_bounds) for w in words], dtype=np.int64)
     word_offset = np.concatenate(([0], np.cumsum(word_counts)))
     sentence_offset = np.concatenate(([0], np.cumsum(sentence_counts)))
     n_passages = len(passages)

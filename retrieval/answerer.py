@@ -344,7 +344,7 @@ class Answerer:
             )
         if spans is not None and span_scores is not None:
             start_word, end_word = _best_balanced(span_scores, spans, words)
-            first, last = words.sentence_words[int(reading.sentence_local[row])]
+            first, last = words.sentence_bounds[int(reading.sentence_local[row])].tolist()
             if terms.analysis.qtype is QuestionType.NUMBER:
                 start_word, end_word = extend_number_span(
                     words, start_word, end_word, first, last, terms.analysis.counted_noun

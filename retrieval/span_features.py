@@ -310,7 +310,9 @@ def _words_of_request(request: SpanRequest) -> _RequestWords:
     bounds = []
     shifts = []
     for row, passage in zip(rows, passage_of_row, strict=True):
-        first, last = reading.words[passage].sentence_words[int(reading.sentence_local[row])]
+        first, last = (
+            reading.words[passage].sentence_bounds[int(reading.sentence_local[row])].tolist()
+        )
         shift = int(reading.word_offset[passage]) - low_word
         bounds.append((first + shift, last + shift))
         shifts.append(shift)

@@ -12,7 +12,7 @@ import re
 import threading
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
 
@@ -141,50 +141,6 @@ def suffix_class(lower: str) -> int:
     return 0
 
 
-@dataclass(frozen=True, slots=True)
-class WordColumns:
-    """Facts of a run of words as parallel arrays: a passage's, or several passages' end to
-    end (``joined_words``). The order is the word table's: its code columns, then its flags."""
-
-    lower: tuple[str, ...]  # normalised word (tokenizer.words)
-    term_codes: np.ndarray
-    word_codes: np.ndarray
-    word_hashes: np.ndarray
-    suffix_class: np.ndarray
-    is_single_letter: np.ndarray
-    is_stop: np.ndarray
-    is_capital: np.ndarray  # starts with an upper-case letter
-    is_number: np.ndarray
-    is_year: np.ndarray
-    is_month: np.ndarray
-    is_time_unit: np.ndarray
-    is_title: np.ndarray  # "Mr", "Dr": adds nothing to a name
-    break_after: np.ndarray  # punctuation between this word and the next
-
-    def __len__(self) -> int:
-        return len(self.lower)
-
-
-@dataclass(frozen=True, slots=True)
-class PassageWords(WordColumns):
-    """The words of one passage text, and the word range of each sentence."""
-
-    text: str
-    starts: np.ndarray  # character offsets of each word in ``text``
-    ends: np.ndarray
-    terms: tuple[str, ...]
-    sentence_words: tuple[tuple[int, int], ...]  # [first, last + 1) word index per sentence
-    sentence_bounds: np.ndarray  # the same as an (n, 2) array
-    sentence_of: np.ndarray  # sentence number of each word
-    rows: np.ndarray  # each word's row in the word table (see joined_words)
-
-
-# Every distinct word seen in a passage, once: its row in growing tables of the values
-# PassageWords needs, so that analysing a passage is a findall, a dict lookup per word and numpy
-# indexing, not a WordInfo per word (which was 58 % of a fresh question's cost).
-_ROW_OF_WORD: dict[str, int] = {}
-_LOWER_OF_ROW: list[str] = []
-_TERM_OF_ROW: list[str] = []
 # The word table's columns, named as WordColumns names them.
 _CODE_COLUMNS = ("term_codes", "word_codes", "word_hashes", "suffix_class")
 _FLAG_COLUMNS = (
@@ -196,9 +152,103 @@ _FLAG_COLUMNS = (
     "is_month",
     "is_time_unit",
     "is_title",
+    "break_after",  # not in the word table: where the passage has punctuation
 )
+
+
+def _code_column(name: str) -> property:
+    index = _CODE_COLUMNS.index(name)
+    return property(lambda words: words.codes[:, index])
+
+
+def _flag_column(name: str) -> property:
+    index = _FLAG_COLUMNS.index(name)
+    return property(lambda words: words.flags[:, index])
+
+
+@dataclass(frozen=True, slots=True)
+class WordColumns:
+    """Facts of a run of words: a passage's, or several passages' end to end
+    (``joined_words``). They are kept as the word table keeps them, a block of codes and a
+    block of flags, and each column is a view of its block: most readers look at a few."""
+
+    rows: np.ndarray  # each word's row in the word table
+    codes: np.ndarray  # (words, 4) int64: the code columns below
+    flags: np.ndarray  # (words, 9) bool: the flag columns below, then break_after
+    # Normalised words (tokenizer.words), made from the rows when first asked for: only the
+    # passages that give a short answer need them.
+    _lower: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
+
+    term_codes = _code_column("term_codes")
+    word_codes = _code_column("word_codes")
+    word_hashes = _code_column("word_hashes")
+    suffix_class = _code_column("suffix_class")
+    is_single_letter = _flag_column("is_single_letter")
+    is_stop = _flag_column("is_stop")
+    is_capital = _flag_column("is_capital")  # starts with an upper-case letter
+    is_number = _flag_column("is_number")
+    is_year = _flag_column("is_year")
+    is_month = _flag_column("is_month")
+    is_time_unit = _flag_column("is_time_unit")
+    is_title = _flag_column("is_title")  # "Mr", "Dr": adds nothing to a name
+    break_after = _flag_column("break_after")  # punctuation between this word and the next
+
+    @property
+    def lower(self) -> tuple[str, ...]:
+        lower = self._lower
+        if lower is None:
+            lower = tuple(map(_LOWER_OF_ROW.__getitem__, self.rows.tolist()))
+            object.__setattr__(self, "_lower", lower)  # the same words: frozen all the same
+        return lower
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Index terms ("" for a stopword)."""
+        return tuple(map(_TERM_OF_ROW.__getitem__, self.rows.tolist()))
+
+    def term_at(self, word: int) -> str:
+        return _TERM_OF_ROW[int(self.rows[word])]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassageWords(WordColumns):
+    """The words of one passage text, and the word range of each sentence."""
+
+    text: str
+    positions: np.ndarray  # (3, words): starts, ends, sentence_of
+    sentence_bounds: np.ndarray  # (sentences, 2): [first, last + 1) word index of each
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Character offsets of each word in ``text``."""
+        return self.positions[0]
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self.positions[1]
+
+    @property
+    def sentence_of(self) -> np.ndarray:
+        """Sentence number of each word."""
+        return self.positions[2]
+
+    @property
+    def sentence_words(self) -> tuple[tuple[int, int], ...]:
+        """[first, last + 1) word index of each sentence."""
+        return tuple(map(tuple, self.sentence_bounds.tolist()))
+
+
+# Every distinct word seen in a passage, once: its row in growing tables of the values
+# PassageWords needs, so that analysing a passage is a findall, a dict lookup per word and numpy
+# indexing, not a WordInfo per word (which was 58 % of a fresh question's cost).
+_ROW_OF_WORD: dict[str, int] = {}
+_LOWER_OF_ROW: list[str] = []
+_TERM_OF_ROW: list[str] = []
 _codes_of_row = np.zeros((1024, len(_CODE_COLUMNS)), dtype=np.int64)
-_flags_of_row = np.zeros((1024, len(_FLAG_COLUMNS)), dtype=bool)
+_flags_of_row = np.zeros((1024, len(_FLAG_COLUMNS) - 1), dtype=bool)
 
 
 _word_table_lock = threading.Lock()
@@ -341,54 +391,69 @@ def _analyse(passages: list[tuple[str, Sentences]]) -> list[PassageWords]:
         rows = list(map(_ROW_OF_WORD.__getitem__, word_list))
     row_array = np.array(rows, dtype=np.int64)
     codes = _codes_of_row.take(row_array, axis=0)
-    flags = _flags_of_row.take(row_array, axis=0)
+    flags = np.empty((len(rows), len(_FLAG_COLUMNS)), dtype=bool)
+    _flags_of_row.take(row_array, axis=0, out=flags[:, :-1])
     # Almost every gap is one space; only the others can hold a break. (A Python loop: a
     # passage has a few dozen words, a numpy pass costs more than that.) A text's first gap
     # comes before its first word: nothing to break.
-    breaks = np.zeros(len(rows), dtype=bool)
+    breaks = flags[:, -1]
+    breaks[:] = False
     for index, (gap, _) in enumerate(all_pairs):
         if gap != " " and index and _BREAK_RE.search(gap):
             breaks[index - 1] = True
     breaks[first_word[1:-1][first_word[1:-1] > 0] - 1] = False
-    lower = list(map(_LOWER_OF_ROW.__getitem__, rows))
-    terms = list(map(_TERM_OF_ROW.__getitem__, rows))
-    # Each passage gets copies of its own rows of these blocks (its columns are views of them):
+    sentence_bounds, sentence_of, first_sentence = _sentences_of_many(passages, totals, first_word)
+    positions = np.stack((starts, ends, sentence_of))
+    # Each passage gets copies of its own parts of these blocks (its columns are views of them):
     # views of the whole batch would keep all of it alive as long as one passage stays cached.
-    offsets_and_rows = np.stack((starts, ends, row_array))
-    flags_and_breaks = np.concatenate((flags, breaks[:, None]), axis=1)
-    analysed = []
-    for (text, sentences), low, high in zip(
-        passages, first_word[:-1].tolist(), first_word[1:].tolist(), strict=True
-    ):
-        own = offsets_and_rows[:, low:high].copy()
-        own_codes = codes[low:high].copy()
-        own_flags = flags_and_breaks[low:high].copy()
-        columns = dict(zip(_CODE_COLUMNS, own_codes.T, strict=True))
-        columns.update(zip(_FLAG_COLUMNS, own_flags[:, : len(_FLAG_COLUMNS)].T, strict=True))
-        text_starts = own[0]
-        sentence_chars = np.fromiter(
-            chain.from_iterable(sentences), dtype=np.int64, count=2 * len(sentences)
-        ).reshape(-1, 2)
-        sentence_bounds = text_starts.searchsorted(sentence_chars).astype(np.int64)
-        sentence_of = np.zeros(high - low, dtype=np.int64)
-        for number, (first, last) in enumerate(sentence_bounds.tolist()):
-            sentence_of[first:last] = number
-        analysed.append(
-            PassageWords(
-                text=text,
-                starts=text_starts,
-                ends=own[1],
-                lower=tuple(lower[low:high]),
-                terms=tuple(terms[low:high]),
-                **columns,
-                break_after=own_flags[:, len(_FLAG_COLUMNS)],
-                sentence_words=tuple(map(tuple, sentence_bounds.tolist())),
-                sentence_bounds=sentence_bounds,
-                sentence_of=sentence_of,
-                rows=own[2],
-            )
+    return [
+        PassageWords(
+            rows=row_array[low:high].copy(),
+            codes=codes[low:high].copy(),
+            flags=flags[low:high].copy(),
+            text=text,
+            positions=positions[:, low:high].copy(),
+            sentence_bounds=sentence_bounds[first:last].copy(),
         )
-    return analysed
+        for (text, _), low, high, first, last in zip(
+            passages,
+            first_word[:-1].tolist(),
+            first_word[1:].tolist(),
+            first_sentence[:-1].tolist(),
+            first_sentence[1:].tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _sentences_of_many(
+    passages: list[tuple[str, Sentences]], totals: np.ndarray, first_word: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For texts analysed together: the [first, last) words of each sentence within its text,
+    each word's sentence number within its text (0 for a word outside every sentence), and
+    where each text's sentences begin. ``totals`` is the running total of the texts' gap and
+    word lengths, ``first_word`` where each text's words begin."""
+    counts = [len(sentences) for _, sentences in passages]
+    first_sentence = np.cumsum([0, *counts])
+    chars = np.fromiter(
+        chain.from_iterable(chain.from_iterable(sentences for _, sentences in passages)),
+        dtype=np.int64,
+        count=2 * int(first_sentence[-1]),
+    ).reshape(-1, 2)
+    text_of = np.repeat(np.arange(len(passages)), counts)
+    # One search over the batch: a text's offsets shifted by where its words begin in the
+    # running total. A bound past a text's last word lands at its end, clipped to it.
+    text_first = first_word[:-1][text_of][:, None]
+    bounds = np.searchsorted(totals[1::2], chars + totals[2 * first_word[:-1]][text_of][:, None])
+    bounds = np.clip(bounds, text_first, first_word[1:][text_of][:, None])
+    sizes = np.maximum(bounds[:, 1] - bounds[:, 0], 0)
+    covered = np.arange(int(sizes.sum())) + np.repeat(
+        bounds[:, 0] - (np.cumsum(sizes) - sizes), sizes
+    )
+    sentence_of = np.zeros(int(first_word[-1]), dtype=np.int64)
+    local_number = np.arange(len(text_of)) - first_sentence[:-1][text_of]
+    sentence_of[covered] = np.repeat(local_number, sizes)
+    return bounds - text_first, sentence_of, first_sentence
 
 
 def joined_words(passages: Sequence[PassageWords]) -> WordColumns:
@@ -401,14 +466,10 @@ def joined_words(passages: Sequence[PassageWords]) -> WordColumns:
     else:
         rows = np.concatenate([words.rows for words in passages])
         breaks = np.concatenate([words.break_after for words in passages])
-    codes = _codes_of_row.take(rows, axis=0)
-    flags = _flags_of_row.take(rows, axis=0)
-    return WordColumns(
-        tuple(chain.from_iterable(words.lower for words in passages)),
-        *codes.T,
-        *flags.T,
-        breaks,
-    )
+    flags = np.empty((len(rows), len(_FLAG_COLUMNS)), dtype=bool)
+    _flags_of_row.take(rows, axis=0, out=flags[:, :-1])
+    flags[:, -1] = breaks
+    return WordColumns(rows, _codes_of_row.take(rows, axis=0), flags)
 
 
 def candidate_spans(
@@ -509,7 +570,7 @@ def extend_number_span(
     ):
         # The counted noun may come after a modifier or two: "50 chemical attacks".
         for candidate in range(following, min(following + 3, last)):
-            if passage.terms[candidate] == noun:
+            if passage.term_at(candidate) == noun:
                 return start_word, candidate
             if passage.break_after[candidate] or passage.is_stop[candidate]:
                 break

@@ -152,6 +152,7 @@ def _columns(words: PassageWords) -> dict:
     return {
         field.name: (value.tolist() if isinstance(value, np.ndarray) else value)
         for field in fields(PassageWords)
+        if field.compare
         for value in [getattr(words, field.name)]
     }
 
@@ -168,6 +169,19 @@ def test_passages_analysed_together_are_what_each_is_alone(texts: list[str]) -> 
     ]
     for text in texts:
         assert_matches_definition(text)
+
+
+def test_a_sentence_running_past_its_text_s_last_word_stays_in_its_text() -> None:
+    # Sentences are found for a whole batch at once; one that ends in punctuation after the
+    # text's last word must not reach into the next text's words.
+    texts = ["Prices rose. They fell again!!! ...   ", "Next text, new words.", "", "Last one."]
+    passages = [(text, tuple(split_sentences(text))) for text in texts]
+    together = _analyse(passages)
+    assert [_columns(words) for words in together] == [
+        _columns(_analyse([passage])[0]) for passage in passages
+    ]
+    assert together[0].sentence_words == ((0, 2), (2, 5))
+    assert together[1].sentence_of.tolist() == [0, 0, 0, 0]
 
 
 def test_passage_words_are_cached_and_the_cache_stays_bounded(monkeypatch) -> None:
