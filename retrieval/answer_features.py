@@ -187,9 +187,9 @@ def read_passages(
     matched = np.flatnonzero(term_ids >= 0)
     np.add.at(term_counts, (sentence_of[matched], term_ids[matched]), 1.0)
     presence = term_counts > 0
+    titles = [title_terms(p.chunk.title) for p in passages]
     title_presence = np.array(
-        [[t in title_terms(p.chunk.title) for t in question.terms] for p in passages],
-        dtype=bool,
+        [[t in title for t in question.terms] for title in titles], dtype=bool
     ).reshape(n_passages, len(question.terms))
     sentence_passage = np.repeat(np.arange(n_passages), sentence_counts)
     return Reading(

@@ -15,25 +15,32 @@ from retrieval.question_types import QUESTION_TYPES, QuestionType
 _TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}
 
 
+def _row_dots(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each row of ``values`` times the same row of ``weights``, summed left to right. A
+    question's row gets the same sum whatever else the batch holds (the padding of shorter
+    questions adds exact zeros at the end), which a BLAS product does not promise."""
+    return np.cumsum(values * weights, axis=1)[:, -1]
+
+
 def _bm25(
-    counts: np.ndarray, lengths: np.ndarray, weights: np.ndarray, k1: float, b: float
+    counts: np.ndarray,
+    lengths: np.ndarray,
+    weights: np.ndarray,
+    mass: np.ndarray,
+    first: np.ndarray,
+    of: np.ndarray,
+    k1: float,
+    b: float,
 ) -> np.ndarray:
-    """BM25 of each row (sentence or passage) for the question, over the question's idf mass;
-    average length taken over the rows given."""
-    average = float(lengths.mean()) or 1.0
-    norm = k1 * (1 - b + b * lengths / average)
+    """BM25 of each row (sentence or passage) for its question, over the question's idf mass;
+    the average length is taken over the question's rows, which begin at ``first`` (``of``:
+    each row's question, ``weights`` its row of term weights)."""
+    counted = np.diff(first, append=len(lengths))
+    average = np.add.reduceat(lengths, first) / counted
+    average[average == 0] = 1.0
+    norm = k1 * (1 - b + b * lengths / average[of])
     saturated = counts * (k1 + 1) / (counts + norm[:, None])
-    return saturated @ weights / (float(weights.sum()) or 1.0)
-
-
-def _local_weights(passage_presence: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Question term weights for telling the retrieved passages apart: corpus idf times the
-    term's idf among the passages, normalised to sum to 1."""
-    n_passages = len(passage_presence)
-    document_frequency = passage_presence.sum(axis=0)
-    local = weights * np.log((n_passages + 1) / (document_frequency + 0.5))
-    total = float(local.sum())
-    return local / total if total > 0 else local
+    return _row_dots(saturated, weights) / mass[of]
 
 
 def _per_sentence(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -264,54 +271,108 @@ def _fill_term_columns(
     passage_coverage: np.ndarray,
     batch: _SentenceBatch,
 ) -> None:
-    """The columns that weigh the question's terms: one question at a time (a question's
-    terms are the columns of its presence matrix). Also fills ``coverage`` and
-    ``passage_coverage``."""
-    content_lengths = _per_sentence(batch.is_content, batch.bounds).astype(np.float64)
+    """The columns that weigh the question's terms, for all the batch's questions at once: a
+    question's terms are the columns of its presence matrix, and the matrices are stacked, each
+    padded with absent terms to the widest. Also fills ``coverage`` and ``passage_coverage``."""
+    questions = [question for _, question in batch.pairs]
+    n_terms = np.array([len(question.terms) for question in questions])
+    first_row = np.array([rows.start for rows, _ in batch.slices], dtype=np.int64)
+    first_passage = np.array([passages.start for _, passages in batch.slices], dtype=np.int64)
+    passage_counts = np.diff(first_passage, append=batch.n_passages)
+    row_question = np.repeat(np.arange(len(questions)), batch.row_counts)
+    passage_question = np.repeat(np.arange(len(questions)), passage_counts)
+    passage_of = batch.passage_of
+
+    width = int(n_terms.max())
+    idf = np.zeros((len(questions), width))
+    presence = np.zeros((batch.n_rows, width), dtype=bool)
+    term_counts = np.zeros((batch.n_rows, width))
+    title_presence = np.zeros((batch.n_passages, width), dtype=bool)
+    for number, ((reading, question), (rows, passages)) in enumerate(
+        zip(batch.pairs, batch.slices, strict=True)
+    ):
+        terms = len(question.terms)
+        idf[number, :terms] = question.weights
+        presence[rows, :terms] = reading.presence
+        term_counts[rows, :terms] = reading.term_counts
+        title_presence[passages, :terms] = reading.title_presence
+    mass = np.array([question.mass for question in questions])
+    weights = idf / mass[:, None]
+    row_weights = weights[row_question]
+
+    # Sums over each passage's rows (whole numbers: exact in any order).
+    passage_rows = np.searchsorted(passage_of, np.arange(batch.n_passages + 1))
+    passage_presence = _sums_over(presence.astype(np.int64), passage_rows) > 0
+    passage_term_counts = _sums_over(term_counts, passage_rows)
+
+    coverage[:] = _row_dots(presence, row_weights)
+    passage_coverage[:] = _row_dots(passage_presence | title_presence, weights[passage_question])
+    previous = np.zeros_like(presence)
+    previous[1:] = presence[:-1]
+    previous[batch.local == 0] = False
+    following = np.zeros_like(presence)
+    following[:-1] = presence[1:]
+    following[np.append(passage_of[1:] != passage_of[:-1], True)] = False
+    features[:, 2] = _row_dots(presence | title_presence[passage_of], row_weights)
+    features[:, 4] = presence.sum(axis=1, dtype=np.float64) / n_terms[row_question]
+    features[:, 5] = _row_dots(presence | previous, row_weights)
+    features[:, 6] = _row_dots(presence | following, row_weights)
+    matched_weight = np.where(presence, idf[row_question], 0.0)
+    features[:, 24] = matched_weight.max(axis=1) / idf.max(axis=1)[row_question]
+    unknown = [1.0 - np.count_nonzero(q.known) / len(q.known) for q in questions]
+    features[:, 25] = np.repeat(unknown, batch.row_counts)
+
+    # Term weights for telling the retrieved passages apart: corpus idf times the term's idf
+    # among the question's passages, normalised to sum to 1.
+    document_frequency = np.add.reduceat(passage_presence, first_passage, axis=0, dtype=np.int64)
+    local = idf * np.log((passage_counts[:, None] + 1) / (document_frequency + 0.5))
+    totals = np.array([float(row[:terms].sum()) for row, terms in zip(local, n_terms, strict=True)])
+    positive = totals > 0
+    local[positive] /= totals[positive, None]
+    row_local = local[row_question]
+    local_coverage = _row_dots(presence, row_local)
+    local_passage = _row_dots(passage_presence, local[passage_question])
+    features[:, 27] = local_coverage
+    features[:, 28] = np.maximum(
+        _row_dots(presence | previous, row_local), _row_dots(presence | following, row_local)
+    )
+    best_passage = np.maximum.reduceat(local_passage, first_passage)
+    features[:, 29] = local_passage[passage_of] - best_passage[row_question]
+    best_sentence = np.maximum.reduceat(local_coverage, first_row)
+    features[:, 30] = local_coverage - best_sentence[row_question]
+
+    content_length = _per_sentence(batch.is_content, batch.bounds).astype(np.float64)
+    features[:, 31] = _bm25(
+        term_counts, content_length, idf[row_question], mass, first_row, row_question, 1.2, 0.75
+    )
+    passage_length = np.bincount(passage_of, weights=content_length, minlength=batch.n_passages)
+    passage_flat = _bm25(
+        passage_term_counts,
+        passage_length,
+        idf[passage_question],
+        mass,
+        first_passage,
+        passage_question,
+        0.3,
+        0.5,
+    )
+    best_flat = np.maximum.reduceat(passage_flat, first_passage)
+    features[:, 32] = passage_flat[passage_of] - best_flat[row_question]
     column = SENTENCE_FEATURES.index("anchor_before_present")
-    for (rows, passages), (reading, question) in zip(batch.slices, batch.pairs, strict=True):
-        weights = question.weights / question.mass
-        presence = reading.presence
-        passage_of = reading.sentence_passage
-        n_passages = len(reading.passages)
-        first_of_passage = batch.local[rows] == 0
-        last_of_passage = np.append(passage_of[1:] != passage_of[:-1], True)
-        coverage[rows] = presence @ weights
-        passage_presence = np.zeros((n_passages, presence.shape[1]), dtype=bool)
-        np.logical_or.at(passage_presence, passage_of, presence)
-        passage_coverage[passages] = (passage_presence | reading.title_presence) @ weights
-        previous = np.zeros_like(presence)
-        previous[1:] = presence[:-1]
-        previous[first_of_passage] = False
-        following = np.zeros_like(presence)
-        following[:-1] = presence[1:]
-        following[last_of_passage] = False
-        features[rows, 2] = (presence | reading.title_presence[passage_of]) @ weights
-        features[rows, 4] = presence.sum(axis=1, dtype=np.float64) / presence.shape[1]
-        features[rows, 5] = (presence | previous) @ weights
-        features[rows, 6] = (presence | following) @ weights
-        matched_weight = np.where(presence, question.weights, 0.0)
-        features[rows, 24] = matched_weight.max(axis=1) / float(question.weights.max())
-        features[rows, 25] = 1.0 - np.count_nonzero(question.known) / len(question.known)
-        local = _local_weights(passage_presence, question.weights)
-        local_coverage = presence @ local
-        local_passage = passage_presence @ local
-        features[rows, 27] = local_coverage
-        features[rows, 28] = np.maximum(
-            (presence | previous) @ local, (presence | following) @ local
-        )
-        features[rows, 29] = local_passage[passage_of] - local_passage.max()
-        features[rows, 30] = local_coverage - local_coverage.max()
-        content_length = content_lengths[rows]
-        features[rows, 31] = _bm25(reading.term_counts, content_length, question.weights, 1.2, 0.75)
-        passage_counts = np.zeros((n_passages, presence.shape[1]))
-        np.add.at(passage_counts, passage_of, reading.term_counts)
-        passage_length = np.bincount(passage_of, weights=content_length, minlength=n_passages)
-        passage_flat = _bm25(passage_counts, passage_length, question.weights, 0.3, 0.5)
-        features[rows, 32] = passage_flat[passage_of] - passage_flat.max()
-        for offset, anchor in enumerate((question.anchor_before, question.anchor_after)):
-            if anchor >= 0:
-                features[rows, column + offset] = presence[:, anchor]
+    for offset, anchors in enumerate(
+        ([q.anchor_before for q in questions], [q.anchor_after for q in questions])
+    ):
+        anchor = np.array(anchors)[row_question]
+        has_anchor = np.flatnonzero(anchor >= 0)
+        features[has_anchor, column + offset] = presence[has_anchor, anchor[has_anchor]]
+
+
+def _sums_over(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Column sums of ``values`` over the row ranges [bounds[i], bounds[i + 1]), empty ones
+    included."""
+    cumulative = np.zeros((len(values) + 1, values.shape[1]), dtype=values.dtype)
+    np.cumsum(values, axis=0, out=cumulative[1:])
+    return cumulative[bounds[1:]] - cumulative[bounds[:-1]]
 
 
 def _fill_sentence_columns(
