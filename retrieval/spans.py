@@ -24,13 +24,13 @@ from retrieval.tokenizer import normalised_word, terms_of_words, tokenize, words
 # Word boundaries as the tokenizer draws them (numbers with separators whole, an apostrophe
 # inside a word keeps it whole), on the original text so that offsets stay true.
 _WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:['’ʼ][^\W_]+)*")
-# The same words with the text before each, so that one findall gives every offset.
-_GAP_AND_WORD_RE = re.compile(r"([\s\S]*?)(" + _WORD_RE.pattern + ")")
+# The same words as a splitting pattern: split() gives the text before each word, the word, ...,
+# and the text after the last, whose lengths give every offset; and it finds each word by a
+# plain search where a pattern for the text before it would try a word at every character.
+_WORD_SPLIT_RE = re.compile("(" + _WORD_RE.pattern + ")")
 # The same for ASCII text (most news): plain ranges instead of Unicode classes, and no
-# backtracking into a word, which can never be given back (a third less regex time).
-_ASCII_GAP_AND_WORD_RE = re.compile(
-    r"([\s\S]*?)([0-9]++(?:[.,][0-9]++)++|[A-Za-z0-9]++(?:'[A-Za-z0-9]++)*+)"
-)
+# backtracking into a word, which can never be given back.
+_ASCII_WORD_SPLIT_RE = re.compile(r"([0-9]++(?:[.,][0-9]++)++|[A-Za-z0-9]++(?:'[A-Za-z0-9]++)*+)")
 _YEAR_RE = re.compile(r"(?:1[0-9]|20)\d\d(?:s)?")
 _NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -367,48 +367,58 @@ def passage_words_of_many(passages: Sequence[tuple[str, Sentences]]) -> list[Pas
 
 
 def _analyse(passages: list[tuple[str, Sentences]]) -> list[PassageWords]:
-    # One findall of (gap, word) pairs per text: the offsets follow from their lengths.
-    pairs_of = [
-        (_ASCII_GAP_AND_WORD_RE if text.isascii() else _GAP_AND_WORD_RE).findall(text)
+    # Each text split into [gap, word, gap, ..., word, gap]: the parts of all the texts, end
+    # to end, are the texts end to end, so a running total of their lengths gives offsets.
+    parts_of = [
+        (_ASCII_WORD_SPLIT_RE if text.isascii() else _WORD_SPLIT_RE).split(text)
         for text, _ in passages
     ]
-    word_counts = [len(pairs) for pairs in pairs_of]
-    all_pairs = list(chain.from_iterable(pairs_of))
-    word_list = [word for _, word in all_pairs]
-    lengths = np.fromiter(
-        map(len, chain.from_iterable(all_pairs)), dtype=np.int64, count=2 * len(all_pairs)
-    )
-    # Offsets within each text: the running total restarts at each text's first gap.
-    totals = np.concatenate(([0], np.cumsum(lengths)))
+    word_counts = [len(parts) // 2 for parts in parts_of]
     first_word = np.cumsum([0, *word_counts])
-    ends = totals[2::2] - np.repeat(totals[2 * first_word[:-1]], word_counts)
-    starts = ends - lengths[1::2]
-    rows = list(map(_ROW_OF_WORD.get, word_list))
-    if None in rows:
-        _add_words(
-            list(dict.fromkeys(w for w, r in zip(word_list, rows, strict=True) if r is None))
+    first_part = 2 * first_word[:-1] + np.arange(len(passages))
+    all_parts = list(chain.from_iterable(parts_of))
+    totals = np.zeros(len(all_parts) + 1, dtype=np.int64)
+    np.cumsum(
+        np.fromiter(map(len, all_parts), dtype=np.int64, count=len(all_parts)), out=totals[1:]
+    )
+    text_start = np.repeat(totals[first_part], word_counts)  # where each word's text begins
+    word_part = (
+        2 * np.arange(int(first_word[-1])) + 1 + np.repeat(np.arange(len(passages)), word_counts)
+    )
+    starts = totals[word_part] - text_start
+    ends = totals[word_part + 1] - text_start
+    word_list = list(chain.from_iterable(parts[1::2] for parts in parts_of))
+    try:
+        rows = np.fromiter(
+            map(_ROW_OF_WORD.__getitem__, word_list), dtype=np.int64, count=len(word_list)
         )
-        rows = list(map(_ROW_OF_WORD.__getitem__, word_list))
-    row_array = np.array(rows, dtype=np.int64)
-    codes = _codes_of_row.take(row_array, axis=0)
+    except KeyError:
+        _add_words(list(dict.fromkeys(w for w in word_list if w not in _ROW_OF_WORD)))
+        rows = np.fromiter(
+            map(_ROW_OF_WORD.__getitem__, word_list), dtype=np.int64, count=len(word_list)
+        )
+    codes = _codes_of_row.take(rows, axis=0)
     flags = np.empty((len(rows), len(_FLAG_COLUMNS)), dtype=bool)
-    _flags_of_row.take(row_array, axis=0, out=flags[:, :-1])
-    # Almost every gap is one space; only the others can hold a break. (A Python loop: a
-    # passage has a few dozen words, a numpy pass costs more than that.) A text's first gap
-    # comes before its first word: nothing to break.
+    _flags_of_row.take(rows, axis=0, out=flags[:, :-1])
+    # The gaps between a text's words: almost every one is a single space, and only the others
+    # can hold a break. (Python steps: a passage has a few dozen words, a numpy pass costs more.)
+    inner_gaps = list(chain.from_iterable(parts[2:-1:2] for parts in parts_of))
+    broken = [n for n, gap in enumerate(inner_gaps) if gap != " " and _BREAK_RE.search(gap)]
     breaks = flags[:, -1]
     breaks[:] = False
-    for index, (gap, _) in enumerate(all_pairs):
-        if gap != " " and index and _BREAK_RE.search(gap):
-            breaks[index - 1] = True
-    breaks[first_word[1:-1][first_word[1:-1] > 0] - 1] = False
-    sentence_bounds, sentence_of, first_sentence = _sentences_of_many(passages, totals, first_word)
+    if broken:
+        has_gap_after = np.ones(len(rows), dtype=bool)  # every word but a text's last
+        has_gap_after[(first_word[1:] - 1)[np.array(word_counts) > 0]] = False
+        breaks[np.flatnonzero(has_gap_after)[broken]] = True
+    sentence_bounds, sentence_of, first_sentence = _sentences_of_many(
+        passages, starts + text_start, totals[first_part], first_word
+    )
     positions = np.stack((starts, ends, sentence_of))
     # Each passage gets copies of its own parts of these blocks (its columns are views of them):
     # views of the whole batch would keep all of it alive as long as one passage stays cached.
     return [
         PassageWords(
-            rows=row_array[low:high].copy(),
+            rows=rows[low:high].copy(),
             codes=codes[low:high].copy(),
             flags=flags[low:high].copy(),
             text=text,
@@ -427,12 +437,15 @@ def _analyse(passages: list[tuple[str, Sentences]]) -> list[PassageWords]:
 
 
 def _sentences_of_many(
-    passages: list[tuple[str, Sentences]], totals: np.ndarray, first_word: np.ndarray
+    passages: list[tuple[str, Sentences]],
+    word_starts: np.ndarray,
+    text_starts: np.ndarray,
+    first_word: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For texts analysed together: the [first, last) words of each sentence within its text,
-    each word's sentence number within its text (0 for a word outside every sentence), and
-    where each text's sentences begin. ``totals`` is the running total of the texts' gap and
-    word lengths, ``first_word`` where each text's words begin."""
+    """For texts analysed together (their words begin at ``word_starts`` in the texts end to
+    end, the texts at ``text_starts``, each text's words at ``first_word``): the [first, last)
+    words of each sentence within its text, each word's sentence number within its text (0 for
+    a word outside every sentence), and where each text's sentences begin."""
     counts = [len(sentences) for _, sentences in passages]
     first_sentence = np.cumsum([0, *counts])
     chars = np.fromiter(
@@ -441,10 +454,9 @@ def _sentences_of_many(
         count=2 * int(first_sentence[-1]),
     ).reshape(-1, 2)
     text_of = np.repeat(np.arange(len(passages)), counts)
-    # One search over the batch: a text's offsets shifted by where its words begin in the
-    # running total. A bound past a text's last word lands at its end, clipped to it.
+    # One search over the batch; a bound is kept within its text's words all the same.
     text_first = first_word[:-1][text_of][:, None]
-    bounds = np.searchsorted(totals[1::2], chars + totals[2 * first_word[:-1]][text_of][:, None])
+    bounds = np.searchsorted(word_starts, chars + text_starts[text_of][:, None])
     bounds = np.clip(bounds, text_first, first_word[1:][text_of][:, None])
     sizes = np.maximum(bounds[:, 1] - bounds[:, 0], 0)
     covered = np.arange(int(sizes.sum())) + np.repeat(
