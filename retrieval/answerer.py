@@ -35,12 +35,15 @@ from retrieval.answer_features import (
 )
 from retrieval.answers import Answer, AnswerResult
 from retrieval.documents import Passage
-from retrieval.linear_model import LinearModel, WeightsError, sigmoid, softmax
+from retrieval.linear_model import LinearModel, WeightsError, sigmoids
 from retrieval.passage_features import (
     ANSWERABILITY_FEATURES,
     PASSAGE_FEATURES,
-    answerability_features,
-    passage_table,
+    PassageBatch,
+    Segments,
+    answerability_features_of_many,
+    fill_passage_scores_of_many,
+    passage_evidence_of_many,
 )
 from retrieval.question_types import QuestionType, analyze_question
 from retrieval.sentence_features import (
@@ -225,11 +228,7 @@ class Answerer:
             for (_, passages), of_question in zip(questions, terms, strict=True)
         ]
         tables = sentence_tables_of_many(list(zip(readings, terms, strict=True)))
-        everything = zip(questions, terms, readings, tables, strict=True)
-        rankings = [
-            self._rank(question, index, k, short_answers, (of_question, reading, table))
-            for (question, _), of_question, reading, table in everything
-        ]
+        rankings = self._rank_many(questions, index, k, short_answers, (terms, readings, tables))
         pending = [ranking for ranking in rankings if isinstance(ranking, _Ranking)]
         spans = iter(
             span_tables_of_many(
@@ -241,65 +240,113 @@ class Answerer:
             for ranking in rankings
         ]
 
-    def _rank(
+    def _rank_many(
         self,
-        question: str,
+        questions: Sequence[tuple[str, Sequence[Passage]]],
         index: TermStatistics,
         k: int,
         short_answers: int | None,
-        read: tuple[QuestionTerms, Reading, SentenceTable],
-    ) -> _Ranking | AnswerReading:
-        """All of the reading but the short answers, from the question's terms, its passages
-        read and their sentence table; the whole reading when there is nothing to read."""
-        terms, reading, table = read
-        passages = reading.passages
-        if len(table.features) == 0 or not terms.terms:
-            return AnswerReading(AnswerResult(question, no_answer=True), list(passages), 0.0)
-        scores = self.model.sentence.scores(table.features)
-        probabilities = softmax(scores)
-        passage_scores = self.model.passage.scores(passage_table(reading, terms, table, scores))
+        read: tuple[list[QuestionTerms], list[Reading], list[SentenceTable]],
+    ) -> list[_Ranking | AnswerReading]:
+        """All of the reading but the short answers, for every question at once, from their
+        terms, passages read and sentence tables; the whole reading of a question with
+        nothing to read."""
+        terms, readings, tables = read
+        live = [
+            n
+            for n, (t, table) in enumerate(zip(terms, tables, strict=True))
+            if len(table.features) and t.terms
+        ]
+        rankings: list[_Ranking | AnswerReading] = [
+            AnswerReading(AnswerResult(question, no_answer=True), list(passages), 0.0)
+            for question, passages in questions
+        ]
+        if not live:
+            return rankings
+        terms = [terms[n] for n in live]
+        readings = [readings[n] for n in live]
+        tables = [tables[n] for n in live]
+        model = self.model
+        rows = Segments.of_counts([len(table.features) for table in tables])
+        features = np.concatenate([table.features for table in tables])
+        scores = model.sentence.scores(features)
+        probabilities = rows.softmax(scores)
+        batch = PassageBatch.of(readings, tables)
+        passage_features = passage_evidence_of_many(readings, terms, features, batch)
+        fill_passage_scores_of_many(
+            passage_features, scores, batch.passage_of, batch.passages, rows
+        )
+        passage_scores = model.passage.scores(passage_features)
         # A sentence ranks by its own score and its passage's: the passage model sees
         # evidence spread over the whole paragraph that no single sentence holds.
-        combined = scores + passage_scores[reading.sentence_passage]
-        if terms.analysis.qtype is QuestionType.DURATION:
-            # "How long" is too rare in SQuAD for the model to learn that the sentence must
-            # hold a duration ("six-year", "three weeks"): a fixed rule says so.
-            has_duration = table.features[:, SENTENCE_FEATURES.index("expected_type_present")]
-            combined = combined - DURATION_MISSING_PENALTY * (1.0 - has_duration)
-        order = np.argsort(-combined, kind="stable")
-        passage_order = np.lexsort((np.arange(len(passages)), -passage_scores))
-        evidence = answerability_features(
-            terms, reading, table, int(order[0]), probabilities, scores, index.n_docs
+        combined = scores + passage_scores[batch.passage_of]
+        # "How long" is too rare in SQuAD for the model to learn that the sentence must hold a
+        # duration ("six-year", "three weeks"): a fixed rule says so.
+        is_duration = np.array([t.analysis.qtype is QuestionType.DURATION for t in terms])
+        if is_duration.any():
+            has_duration = features[:, SENTENCE_FEATURES.index("expected_type_present")]
+            penalty = DURATION_MISSING_PENALTY * (1.0 - has_duration)
+            combined = np.where(is_duration[rows.question], combined - penalty, combined)
+        # Best first within each question, ties to the earlier row (a stable sort).
+        order = np.lexsort((np.arange(len(combined)), -combined, rows.question))
+        passage_order = np.lexsort(
+            (np.arange(len(passage_scores)), -passage_scores, batch.passages.question)
         )
-        answerability = sigmoid(float(self.model.answerability.scores(evidence)))
-        top_probability = float(probabilities[order[0]]) or 1.0
-        margin = float(combined[order[0]] - combined[order[1]]) if len(order) > 1 else _MAX_MARGIN
-        inputs = np.array(
-            [
+        top_rows = order[rows.first]
+        coverage = np.concatenate([table.coverage for table in tables])
+        evidence = answerability_features_of_many(
+            readings,
+            terms,
+            batch,
+            rows,
+            coverage,
+            (scores, probabilities),
+            top_rows,
+            index.n_docs,
+        )
+        answerability = sigmoids(model.answerability.scores(evidence))
+        counts = np.diff(rows.first, append=len(combined))
+        second_rows = order[np.minimum(rows.first + 1, len(order) - 1)]
+        margins = np.where(counts > 1, combined[top_rows] - combined[second_rows], _MAX_MARGIN)
+        # 1.0 for a top sentence whose probability underflows to 0: the confidences divide by it.
+        top_probability = np.where(probabilities[top_rows] > 0, probabilities[top_rows], 1.0)
+        inputs = np.stack(
+            (
                 top_probability,
-                min(margin, _MAX_MARGIN),
-                float(softmax(passage_scores)[reading.sentence_passage[order[0]]]),
-            ]
+                np.minimum(margins, _MAX_MARGIN),
+                batch.passages.softmax(passage_scores)[batch.passage_of[top_rows]],
+            ),
+            axis=1,
         )
-        top_confidence = sigmoid(
-            float(self.model.confidence.scores(confidence_features(answerability, inputs)))
+        confidence = sigmoids(
+            model.confidence.scores(confidence_features_of_many(answerability, inputs))
         )
-        rows = order[:k].tolist()
-        return _Ranking(
-            question=question,
-            terms=terms,
-            reading=reading,
-            ranked=[passages[int(i)] for i in passage_order],
-            rows=rows,
-            with_span=rows[: k if short_answers is None else short_answers],
-            confidences=[
-                top_confidence * min(float(probabilities[row]) / top_probability, 1.0)
-                for row in rows
-            ],
-            answerability=answerability,
-            evidence=evidence,
-            inputs=inputs,
-        )
+        for n, number in enumerate(live):
+            question, passages = questions[number]
+            first, end = int(rows.first[n]), int(rows.first[n] + counts[n])
+            own_order = (order[first:end] - first)[:k].tolist()
+            passage_first = int(batch.passages.first[n])
+            own_passages = (
+                passage_order[passage_first : passage_first + len(passages)] - passage_first
+            )
+            top = float(top_probability[n])
+            own_probabilities = probabilities[first:end]
+            rankings[number] = _Ranking(
+                question=question,
+                terms=terms[n],
+                reading=readings[n],
+                ranked=[passages[int(i)] for i in own_passages],
+                rows=own_order,
+                with_span=own_order[: k if short_answers is None else short_answers],
+                confidences=[
+                    float(confidence[n]) * min(float(own_probabilities[row]) / top, 1.0)
+                    for row in own_order
+                ],
+                answerability=float(answerability[n]),
+                evidence=evidence[n],
+                inputs=inputs[n],
+            )
+        return rankings
 
     def _finish(self, ranking: _Ranking, tables: list[SpanTable]) -> AnswerReading:
         """The reading with the short answers picked from ``tables`` (those of
@@ -376,8 +423,13 @@ class Answerer:
 def confidence_features(answerability: float, inputs: np.ndarray) -> np.ndarray:
     """The confidence model's row: the answerability as a logit, then ``inputs`` (top sentence
     probability, its margin, its passage's probability)."""
-    clipped = min(max(answerability, 1e-6), 1 - 1e-6)
-    return np.concatenate(([1.0, np.log(clipped / (1 - clipped))], inputs))
+    return confidence_features_of_many(np.array([answerability]), inputs[None, :])[0]
+
+
+def confidence_features_of_many(answerability: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """``confidence_features`` of several questions, one row each."""
+    clipped = np.clip(answerability, 1e-6, 1 - 1e-6)
+    return np.column_stack((np.ones(len(inputs)), np.log(clipped / (1 - clipped)), inputs))
 
 
 def _best_balanced(scores: np.ndarray, spans: SpanTable, words: PassageWords) -> tuple[int, int]:

@@ -20,7 +20,9 @@ class LinearModel:
     hashed: np.ndarray | None = None  # one weight per hash bucket
 
     def scores(self, features: np.ndarray, buckets: np.ndarray | None = None) -> np.ndarray:
-        scores = features @ self.weights
+        # einsum, not a BLAS product: a row's score must not depend on the rows beside it
+        # (BLAS sums in an order that does), so that questions read together score as alone.
+        scores = np.einsum("...j,j->...", features, self.weights)
         if self.hashed is not None and buckets is not None and len(buckets):
             scores = scores + self.hashed[buckets].sum(axis=1)
         return scores
@@ -62,3 +64,7 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 
 def sigmoid(value: float) -> float:
     return float(1.0 / (1.0 + np.exp(-value)))
+
+
+def sigmoids(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-values))

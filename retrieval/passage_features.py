@@ -1,8 +1,15 @@
 """Feature vectors of the retrieved passages (the passage model's input: which passage ranks
 first) and of the question as a whole (the answerability model's: whether the corpus answers
-it at all)."""
+it at all), for one question or for many read together.
+
+Many questions' passages (and sentences) are numbered end to end; ``Segments`` says where each
+question's begin. Every number is computed for the batch at once, and comes out for a question
+as it does alone: sums are taken in a fixed order within a question's own rows."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,56 +36,131 @@ PASSAGE_FEATURES: tuple[str, ...] = (
     "bigram_fraction",  # question bigrams found anywhere in the passage
     "title_coverage",  # question mass found in the title
 )
+_BIGRAMS = SENTENCE_FEATURES.index("bigram_fraction")
 
 
-def passage_table(
-    reading: Reading, question: QuestionTerms, table: SentenceTable, scores: np.ndarray
-) -> np.ndarray:
-    features = passage_evidence(reading, question, table)
-    fill_passage_scores(features, scores, reading.sentence_passage)
-    return features
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """Rows of several questions end to end, none without rows: where each question's rows
+    begin, and each row's question."""
+
+    first: np.ndarray  # per question
+    question: np.ndarray  # per row
+
+    @classmethod
+    def of_counts(cls, counts: Sequence[int] | np.ndarray) -> Segments:
+        counts = np.asarray(counts, dtype=np.int64)
+        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        return cls(first, np.repeat(np.arange(len(counts)), counts))
+
+    def max(self, values: np.ndarray) -> np.ndarray:
+        return np.maximum.reduceat(values, self.first)
+
+    def min(self, values: np.ndarray) -> np.ndarray:
+        return np.minimum.reduceat(values, self.first)
+
+    def softmax(self, values: np.ndarray) -> np.ndarray:
+        # Summed left to right within each question (reduceat), alone or in a batch alike.
+        shifted = np.exp(values - self.max(values)[self.question])
+        return shifted / np.add.reduceat(shifted, self.first)[self.question]
+
+
+@dataclass(frozen=True, slots=True)
+class PassageBatch:
+    """The passages of several questions' readings end to end."""
+
+    passages: Segments  # each passage's question
+    passage_of: np.ndarray  # per sentence row: its passage, batch-wide
+    scores: np.ndarray  # per passage: its retrieval score
+    coverage: np.ndarray  # per passage: question mass in the passage and its title
+
+    @classmethod
+    def of(cls, readings: Sequence[Reading], tables: Sequence[SentenceTable]) -> PassageBatch:
+        counts = [len(reading.passages) for reading in readings]
+        passages = Segments.of_counts(counts)
+        return cls(
+            passages=passages,
+            passage_of=np.concatenate(
+                [
+                    r.sentence_passage + first
+                    for r, first in zip(readings, passages.first, strict=True)
+                ]
+            ),
+            scores=np.array([p.score for reading in readings for p in reading.passages]),
+            coverage=np.concatenate([table.passage_coverage for table in tables]),
+        )
 
 
 def passage_evidence(reading: Reading, question: QuestionTerms, table: SentenceTable) -> np.ndarray:
     """The passage features that do not depend on the sentence model (training computes them
     once and fills the sentence-score columns for each model it tries)."""
-    n_passages = len(reading.passages)
-    features = np.zeros((n_passages, len(PASSAGE_FEATURES)))
-    if n_passages == 0:
-        return features
-    passage_scores = np.array([p.score for p in reading.passages])
-    ranks = np.array([p.rank for p in reading.passages])
-    weights = question.weights / question.mass
-    features[:, 3] = table.passage_coverage
-    features[:, 4] = table.passage_coverage - table.passage_coverage.max()
-    features[:, 5] = passage_scores / (float(passage_scores.max()) or 1.0)
-    features[:, 6] = np.log1p(np.maximum(passage_scores, 0.0))
-    rank_columns = [rank_column(rank, (7, 8, 9, 10, 10)) for rank in ranks.tolist()]
-    features[np.arange(n_passages), rank_columns] = 1.0
-    bigram_rows = table.features[:, SENTENCE_FEATURES.index("bigram_fraction")]
-    features[:, 11] = np.minimum(
-        np.bincount(reading.sentence_passage, weights=bigram_rows, minlength=n_passages), 1.0
+    if not reading.passages:
+        return np.zeros((0, len(PASSAGE_FEATURES)))
+    batch = PassageBatch.of([reading], [table])
+    return passage_evidence_of_many([reading], [question], table.features, batch)
+
+
+def passage_evidence_of_many(
+    readings: Sequence[Reading],
+    questions: Sequence[QuestionTerms],
+    sentence_features: np.ndarray,
+    batch: PassageBatch,
+) -> np.ndarray:
+    """``passage_evidence`` of several questions' passages, end to end (``sentence_features``:
+    their sentence rows, end to end)."""
+    question = batch.passages.question
+    features = np.zeros((len(batch.scores), len(PASSAGE_FEATURES)))
+    coverage, scores = batch.coverage, batch.scores
+    features[:, 3] = coverage
+    features[:, 4] = coverage - batch.passages.max(coverage)[question]
+    best_score = batch.passages.max(scores)
+    features[:, 5] = scores / np.where(best_score == 0, 1.0, best_score)[question]
+    features[:, 6] = np.log1p(np.maximum(scores, 0.0))
+    ranks = [rank_column(p.rank, (7, 8, 9, 10, 10)) for r in readings for p in r.passages]
+    features[np.arange(len(scores)), ranks] = 1.0
+    bigrams = np.bincount(
+        batch.passage_of, weights=sentence_features[:, _BIGRAMS], minlength=len(scores)
     )
-    if len(question.terms):
-        features[:, 12] = reading.title_presence @ weights
+    features[:, 11] = np.minimum(bigrams, 1.0)
+    for reading, terms, first in zip(
+        readings, questions, batch.passages.first.tolist(), strict=True
+    ):
+        if len(terms.terms):
+            own = slice(first, first + len(reading.passages))
+            features[own, 12] = np.einsum(
+                "ij,j->i", reading.title_presence, terms.weights / terms.mass
+            )
     return features
 
 
 def fill_passage_scores(features: np.ndarray, scores: np.ndarray, passage_of: np.ndarray) -> None:
-    """Columns 0–2: each passage's best and second-best sentence score (relative to the best
-    overall) and the log-sum-exp of its sentence scores."""
+    """Columns 0–2 of one question's passage ``features``: each passage's best and second-best
+    sentence score (relative to the best overall) and the log-sum-exp of its sentence scores."""
+    if len(features) and len(scores):
+        passages, rows = Segments.of_counts([len(features)]), Segments.of_counts([len(scores)])
+        fill_passage_scores_of_many(features, scores, passage_of, passages, rows)
+
+
+def fill_passage_scores_of_many(
+    features: np.ndarray,
+    scores: np.ndarray,
+    passage_of: np.ndarray,
+    passages: Segments,
+    rows: Segments,
+) -> None:
+    """``fill_passage_scores`` of several questions' passages and sentence rows, end to end."""
     n_passages = len(features)
-    if n_passages == 0 or len(scores) == 0:
-        return
-    top = float(scores.max())
+    top = rows.max(scores)
     best = per_passage_max(scores, passage_of, n_passages)
-    best = np.where(np.isfinite(best), best, float(scores.min()) - 1.0)
+    best = np.where(np.isfinite(best), best, (rows.min(scores) - 1.0)[passages.question])
     is_best = scores >= best[passage_of]
     second = per_passage_max(np.where(is_best, -np.inf, scores), passage_of, n_passages)
     second = np.where(np.isfinite(second), second, best - 1.0)
-    total = np.bincount(passage_of, weights=np.exp(scores - top), minlength=n_passages)
-    features[:, 0] = best - top
-    features[:, 1] = second - top
+    total = np.bincount(
+        passage_of, weights=np.exp(scores - top[rows.question]), minlength=n_passages
+    )
+    features[:, 0] = best - top[passages.question]
+    features[:, 1] = second - top[passages.question]
     features[:, 2] = np.log(np.maximum(total, 1e-12))
 
 
@@ -104,33 +186,43 @@ ANSWERABILITY_FEATURES: tuple[str, ...] = (
 )
 
 
-def answerability_features(
-    question: QuestionTerms,
-    reading: Reading,
-    table: SentenceTable,
-    top_row: int,
-    probabilities: np.ndarray,
-    scores: np.ndarray,
+def answerability_features_of_many(
+    readings: Sequence[Reading],
+    questions: Sequence[QuestionTerms],
+    batch: PassageBatch,
+    rows: Segments,
+    sentence_coverage: np.ndarray,
+    sentence_scores: tuple[np.ndarray, np.ndarray],
+    top_rows: np.ndarray,
     corpus_size: int,
 ) -> np.ndarray:
-    features = np.zeros(len(ANSWERABILITY_FEATURES))
-    features[0] = 1.0
-    if len(table.coverage) == 0 or not len(question.terms):
-        return features
-    top_passage = int(reading.sentence_passage[top_row])
-    rarest = int(np.argmax(question.weights))
-    in_passage = reading.sentence_passage == top_passage
-    features[1] = float(table.passage_coverage.max())
-    features[2] = float(table.coverage.max())
-    features[3] = float(table.coverage[top_row])
-    features[4] = float(probabilities[top_row])
-    features[5] = float(scores[top_row])
-    features[6] = float(question.known.mean())
-    features[7] = np.log(len(question.terms))
-    features[8] = max(p.score for p in reading.passages) / question.mass
-    features[9] = float(table.passage_coverage[top_passage])
-    features[10] = float(
-        reading.presence[in_passage, rarest].any() or reading.title_presence[top_passage, rarest]
+    """One row per question (each with sentence rows and terms) for the answerability model:
+    how much of the question its passages and the chosen sentence (``top_rows``, batch-wide)
+    cover. ``sentence_scores``: the sentence model's scores and probabilities, batch-wide."""
+    scores, probabilities = sentence_scores
+    features = np.zeros((len(questions), len(ANSWERABILITY_FEATURES)))
+    top_passages = batch.passage_of[top_rows]
+    mass = np.array([question.mass for question in questions])
+    rarest = [int(np.argmax(question.weights)) for question in questions]
+    rarest_in_row = np.concatenate(
+        [reading.presence[:, term] for reading, term in zip(readings, rarest, strict=True)]
     )
-    features[11] = features[9] * question.mass - np.log(max(corpus_size, 1))
+    rarest_in_title = np.concatenate(
+        [reading.title_presence[:, term] for reading, term in zip(readings, rarest, strict=True)]
+    )
+    rarest_in_passage = (
+        np.bincount(batch.passage_of, weights=rarest_in_row, minlength=len(batch.scores)) > 0
+    )
+    features[:, 0] = 1.0
+    features[:, 1] = batch.passages.max(batch.coverage)
+    features[:, 2] = rows.max(sentence_coverage)
+    features[:, 3] = sentence_coverage[top_rows]
+    features[:, 4] = probabilities[top_rows]
+    features[:, 5] = scores[top_rows]
+    features[:, 6] = [np.count_nonzero(q.known) / len(q.known) for q in questions]
+    features[:, 7] = np.log([len(question.terms) for question in questions])
+    features[:, 8] = batch.passages.max(batch.scores) / mass
+    features[:, 9] = batch.coverage[top_passages]
+    features[:, 10] = rarest_in_passage[top_passages] | rarest_in_title[top_passages]
+    features[:, 11] = features[:, 9] * mass - np.log(max(corpus_size, 1))
     return features
