@@ -85,6 +85,7 @@ CONFIDENCE_FEATURES = (
 )
 _MAX_MARGIN = 10.0
 DURATION_MISSING_PENALTY = 3.0
+_MATCHES_TYPE = SPAN_FEATURES.index("matches_type")
 # Words that belong to a "when" or "how long" answer before its first word: "last week", "next
 # Tuesday", "since 1951".
 _MODIFIERS = {
@@ -396,8 +397,10 @@ class Answerer:
                 start_word, end_word = extend_number_span(
                     words, start_word, end_word, first, last, terms.analysis.counted_noun
                 )
-            elif start_word > first and words.lower[start_word - 1] in _MODIFIERS.get(
-                terms.analysis.qtype, ()
+            elif (
+                terms.analysis.qtype in _MODIFIERS
+                and start_word > first
+                and words.lower[start_word - 1] in _MODIFIERS[terms.analysis.qtype]
             ):
                 start_word -= 1  # candidates never start with a stopword: "week" -> "last week"
             start, end = span_offsets(words, start_word, end_word)
@@ -469,8 +472,10 @@ def _prefer_typed_spans(
     "when" sentence without a date may still say when the news way ("on Tuesday", "last
     week", "two days ago"): then those. A "how long" sentence without a counted duration (or
     "since" a date) has no short answer to give (None): the sentence is shown alone."""
-    end = spans.end_word
-    is_type = spans.features[:, SPAN_FEATURES.index("matches_type")].astype(bool)
+    if qtype is not QuestionType.DURATION and qtype is not QuestionType.DATE:
+        return scores
+    end, lower = spans.end_word, words.lower
+    is_type = spans.features[:, _MATCHES_TYPE].astype(bool)
     if qtype is QuestionType.DURATION:
         # The unit right after its number: "18 months", "six-year", not "110,000 long tons of
         # lead last year".
@@ -479,20 +484,15 @@ def _prefer_typed_spans(
         if not typed.any():  # "since 1951" says how long too
             since = _MODIFIERS[QuestionType.DURATION]
             typed = (words.is_year[end] | words.is_month[end] | words.is_number[end]) & np.array(
-                [
-                    start > 0 and words.lower[start - 1] in since
-                    for start in spans.start_word.tolist()
-                ],
+                [start > 0 and lower[start - 1] in since for start in spans.start_word.tolist()],
                 dtype=bool,
             )
         if not typed.any():
             return None
-    elif qtype is QuestionType.DATE:
+    else:
         typed = (words.is_number[end] | words.is_year[end] | words.is_month[end]) & is_type
         if not typed.any():
             typed = words.is_time_unit[end] | np.array(
-                [words.lower[word] in _RELATIVE_DATE_ENDS for word in end.tolist()], dtype=bool
+                [lower[word] in _RELATIVE_DATE_ENDS for word in end.tolist()], dtype=bool
             )
-    else:
-        return scores
     return np.where(typed, scores, -np.inf) if typed.any() else scores
