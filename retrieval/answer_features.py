@@ -22,15 +22,10 @@ import numpy as np
 
 from retrieval.documents import Passage
 from retrieval.question_types import QuestionAnalysis
-from retrieval.spans import (
-    PassageWords,
-    WordColumns,
-    joined_words,
-    known_code,
-    passage_words_of_many,
-)
+from retrieval.spans import PassageWords, WordColumns, joined_words, passage_words_of_many
 from retrieval.stopwords import STOPWORDS
 from retrieval.tokenizer import stem, tokenize, words
+from retrieval.word_table import known_code
 
 # A question term the index has never seen is rarer than any it has: weigh it like the
 # rarest known term of the question (or this much when none is known), not as 0.

@@ -24,13 +24,12 @@ from retrieval.linear_model import LinearModel
 from retrieval.question_types import QUESTION_TYPES, QuestionType
 from retrieval.spans import (
     MAX_SPAN_WORDS,
-    SUFFIX_CLASSES,
     PassageWords,
     WordColumns,
     candidate_spans,
     joined_words,
-    known_code,
 )
+from retrieval.word_table import SUFFIX_CLASSES, known_code
 
 HASH_BUCKETS = 1 << 14
 _TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}

@@ -25,8 +25,8 @@ from retrieval.spans import (
     passage_words,
     passage_words_of_many,
     unbalanced_at,
-    word_info,
 )
+from retrieval.word_table import word_info
 
 SAMPLES = [
     "The attack killed 87 people, including 11 children, in Khan Sheikhoun on 4 April 2017.",
