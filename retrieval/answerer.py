@@ -40,12 +40,12 @@ from retrieval.passage_features import (
     ANSWERABILITY_FEATURES,
     PASSAGE_FEATURES,
     PassageBatch,
-    Segments,
     answerability_features_of_many,
     fill_passage_scores_of_many,
     passage_evidence_of_many,
 )
 from retrieval.question_types import QuestionType, analyze_question
+from retrieval.segments import Segments
 from retrieval.sentence_features import (
     SENTENCE_FEATURES,
     SentenceTable,
@@ -306,19 +306,15 @@ class Answerer:
             index.n_docs,
         )
         answerability = sigmoids(model.answerability.scores(evidence))
-        counts = np.diff(rows.first, append=len(combined))
+        counts = rows.counts
         second_rows = order[np.minimum(rows.first + 1, len(order) - 1)]
         margins = np.where(counts > 1, combined[top_rows] - combined[second_rows], _MAX_MARGIN)
         # 1.0 for a top sentence whose probability underflows to 0: the confidences divide by it.
         top_probability = np.where(probabilities[top_rows] > 0, probabilities[top_rows], 1.0)
-        inputs = np.stack(
-            (
-                top_probability,
-                np.minimum(margins, _MAX_MARGIN),
-                batch.passages.softmax(passage_scores)[batch.passage_of[top_rows]],
-            ),
-            axis=1,
-        )
+        inputs = np.empty((len(live), 3))
+        inputs[:, 0] = top_probability
+        inputs[:, 1] = np.minimum(margins, _MAX_MARGIN)
+        inputs[:, 2] = batch.passages.softmax(passage_scores)[batch.passage_of[top_rows]]
         confidence = sigmoids(
             model.confidence.scores(confidence_features_of_many(answerability, inputs))
         )
@@ -431,8 +427,12 @@ def confidence_features(answerability: float, inputs: np.ndarray) -> np.ndarray:
 
 def confidence_features_of_many(answerability: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """``confidence_features`` of several questions, one row each."""
-    clipped = np.clip(answerability, 1e-6, 1 - 1e-6)
-    return np.column_stack((np.ones(len(inputs)), np.log(clipped / (1 - clipped)), inputs))
+    clipped = np.minimum(np.maximum(answerability, 1e-6), 1 - 1e-6)
+    features = np.empty((len(inputs), len(CONFIDENCE_FEATURES)))
+    features[:, 0] = 1.0
+    features[:, 1] = np.log(clipped / (1 - clipped))
+    features[:, 2:] = inputs
+    return features
 
 
 def _best_balanced(scores: np.ndarray, spans: SpanTable, words: PassageWords) -> tuple[int, int]:

@@ -1,10 +1,7 @@
 """Feature vectors of the retrieved passages (the passage model's input: which passage ranks
 first) and of the question as a whole (the answerability model's: whether the corpus answers
-it at all), for one question or for many read together.
-
-Many questions' passages (and sentences) are numbered end to end; ``Segments`` says where each
-question's begin. Every number is computed for the batch at once, and comes out for a question
-as it does alone: sums are taken in a fixed order within a question's own rows."""
+it at all), for one question or for many read together (their passages and sentences end to
+end, retrieval.segments saying whose they are)."""
 
 from __future__ import annotations
 
@@ -14,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
+from retrieval.segments import Segments
 from retrieval.sentence_features import (
     SENTENCE_FEATURES,
     SentenceTable,
@@ -37,32 +35,6 @@ PASSAGE_FEATURES: tuple[str, ...] = (
     "title_coverage",  # question mass found in the title
 )
 _BIGRAMS = SENTENCE_FEATURES.index("bigram_fraction")
-
-
-@dataclass(frozen=True, slots=True)
-class Segments:
-    """Rows of several questions end to end, none without rows: where each question's rows
-    begin, and each row's question."""
-
-    first: np.ndarray  # per question
-    question: np.ndarray  # per row
-
-    @classmethod
-    def of_counts(cls, counts: Sequence[int] | np.ndarray) -> Segments:
-        counts = np.asarray(counts, dtype=np.int64)
-        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        return cls(first, np.repeat(np.arange(len(counts)), counts))
-
-    def max(self, values: np.ndarray) -> np.ndarray:
-        return np.maximum.reduceat(values, self.first)
-
-    def min(self, values: np.ndarray) -> np.ndarray:
-        return np.minimum.reduceat(values, self.first)
-
-    def softmax(self, values: np.ndarray) -> np.ndarray:
-        # Summed left to right within each question (reduceat), alone or in a batch alike.
-        shifted = np.exp(values - self.max(values)[self.question])
-        return shifted / np.add.reduceat(shifted, self.first)[self.question]
 
 
 @dataclass(frozen=True, slots=True)

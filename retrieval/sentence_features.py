@@ -11,6 +11,7 @@ import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
 from retrieval.question_types import QUESTION_TYPES, QuestionType
+from retrieval.segments import Segments
 
 _TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}
 
@@ -19,7 +20,7 @@ def _row_dots(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Each row of ``values`` times the same row of ``weights``, summed left to right. A
     question's row gets the same sum whatever else the batch holds (the padding of shorter
     questions adds exact zeros at the end), which a BLAS product does not promise."""
-    return np.cumsum(values * weights, axis=1)[:, -1]
+    return np.cumsum(values * weights, axis=-1)[..., -1]
 
 
 def _bm25(
@@ -27,20 +28,18 @@ def _bm25(
     lengths: np.ndarray,
     weights: np.ndarray,
     mass: np.ndarray,
-    first: np.ndarray,
-    of: np.ndarray,
+    rows: Segments,
     k1: float,
     b: float,
 ) -> np.ndarray:
     """BM25 of each row (sentence or passage) for its question, over the question's idf mass;
-    the average length is taken over the question's rows, which begin at ``first`` (``of``:
-    each row's question, ``weights`` its row of term weights)."""
-    counted = np.diff(first, append=len(lengths))
-    average = np.add.reduceat(lengths, first) / counted
+    the average length is taken over the question's ``rows`` (``weights``: each row's term
+    weights)."""
+    average = rows.sum(lengths) / rows.counts
     average[average == 0] = 1.0
-    norm = k1 * (1 - b + b * lengths / average[of])
+    norm = k1 * (1 - b + b * lengths / average[rows.question])
     saturated = counts * (k1 + 1) / (counts + norm[:, None])
-    return _row_dots(saturated, weights) / mass[of]
+    return _row_dots(saturated, weights) / mass[rows.question]
 
 
 def _per_sentence(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -276,11 +275,9 @@ def _fill_term_columns(
     padded with absent terms to the widest. Also fills ``coverage`` and ``passage_coverage``."""
     questions = [question for _, question in batch.pairs]
     n_terms = np.array([len(question.terms) for question in questions])
-    first_row = np.array([rows.start for rows, _ in batch.slices], dtype=np.int64)
-    first_passage = np.array([passages.start for _, passages in batch.slices], dtype=np.int64)
-    passage_counts = np.diff(first_passage, append=batch.n_passages)
-    row_question = np.repeat(np.arange(len(questions)), batch.row_counts)
-    passage_question = np.repeat(np.arange(len(questions)), passage_counts)
+    rows = Segments.of_counts(batch.row_counts)
+    passages = Segments.of_counts([p.stop - p.start for _, p in batch.slices])
+    row_question, passage_question = rows.question, passages.question
     passage_of = batch.passage_of
 
     width = int(n_terms.max())
@@ -288,14 +285,14 @@ def _fill_term_columns(
     presence = np.zeros((batch.n_rows, width), dtype=bool)
     term_counts = np.zeros((batch.n_rows, width))
     title_presence = np.zeros((batch.n_passages, width), dtype=bool)
-    for number, ((reading, question), (rows, passages)) in enumerate(
+    for number, ((reading, question), (own_rows, own_passages)) in enumerate(
         zip(batch.pairs, batch.slices, strict=True)
     ):
         terms = len(question.terms)
         idf[number, :terms] = question.weights
-        presence[rows, :terms] = reading.presence
-        term_counts[rows, :terms] = reading.term_counts
-        title_presence[passages, :terms] = reading.title_presence
+        presence[own_rows, :terms] = reading.presence
+        term_counts[own_rows, :terms] = reading.term_counts
+        title_presence[own_passages, :terms] = reading.title_presence
     mass = np.array([question.mass for question in questions])
     weights = idf / mass[:, None]
     row_weights = weights[row_question]
@@ -305,18 +302,13 @@ def _fill_term_columns(
     passage_presence = _sums_over(presence.astype(np.int64), passage_rows) > 0
     passage_term_counts = _sums_over(term_counts, passage_rows)
 
-    coverage[:] = _row_dots(presence, row_weights)
-    passage_coverage[:] = _row_dots(passage_presence | title_presence, weights[passage_question])
     previous = np.zeros_like(presence)
     previous[1:] = presence[:-1]
     previous[batch.local == 0] = False
     following = np.zeros_like(presence)
     following[:-1] = presence[1:]
     following[np.append(passage_of[1:] != passage_of[:-1], True)] = False
-    features[:, 2] = _row_dots(presence | title_presence[passage_of], row_weights)
     features[:, 4] = presence.sum(axis=1, dtype=np.float64) / n_terms[row_question]
-    features[:, 5] = _row_dots(presence | previous, row_weights)
-    features[:, 6] = _row_dots(presence | following, row_weights)
     matched_weight = np.where(presence, idf[row_question], 0.0)
     features[:, 24] = matched_weight.max(axis=1) / idf.max(axis=1)[row_question]
     unknown = [1.0 - np.count_nonzero(q.known) / len(q.known) for q in questions]
@@ -324,39 +316,56 @@ def _fill_term_columns(
 
     # Term weights for telling the retrieved passages apart: corpus idf times the term's idf
     # among the question's passages, normalised to sum to 1.
-    document_frequency = np.add.reduceat(passage_presence, first_passage, axis=0, dtype=np.int64)
-    local = idf * np.log((passage_counts[:, None] + 1) / (document_frequency + 0.5))
+    document_frequency = np.add.reduceat(passage_presence, passages.first, axis=0, dtype=np.int64)
+    local = idf * np.log((passages.counts[:, None] + 1) / (document_frequency + 0.5))
     totals = np.array([float(row[:terms].sum()) for row, terms in zip(local, n_terms, strict=True)])
     positive = totals > 0
     local[positive] /= totals[positive, None]
-    row_local = local[row_question]
-    local_coverage = _row_dots(presence, row_local)
-    local_passage = _row_dots(passage_presence, local[passage_question])
-    features[:, 27] = local_coverage
-    features[:, 28] = np.maximum(
-        _row_dots(presence | previous, row_local), _row_dots(presence | following, row_local)
+
+    # Every weighted sum at once: (the idf weights, the local ones) × (the sentence alone, with
+    # its title, with the sentence before, with the one after); then the passages'.
+    sentence_sums = _row_dots(
+        np.stack(
+            (
+                presence,
+                presence | title_presence[passage_of],
+                presence | previous,
+                presence | following,
+            )
+        ),
+        np.stack((row_weights, local[row_question]))[:, None],
     )
-    best_passage = np.maximum.reduceat(local_passage, first_passage)
+    coverage[:] = sentence_sums[0, 0]
+    features[:, 2] = sentence_sums[0, 1]
+    features[:, 5] = sentence_sums[0, 2]
+    features[:, 6] = sentence_sums[0, 3]
+    local_coverage = sentence_sums[1, 0]
+    features[:, 27] = local_coverage
+    features[:, 28] = np.maximum(sentence_sums[1, 2], sentence_sums[1, 3])
+    passage_sums = _row_dots(
+        np.stack((passage_presence | title_presence, passage_presence)),
+        np.stack((weights[passage_question], local[passage_question])),
+    )
+    passage_coverage[:] = passage_sums[0]
+    local_passage = passage_sums[1]
+    best_passage = passages.max(local_passage)
     features[:, 29] = local_passage[passage_of] - best_passage[row_question]
-    best_sentence = np.maximum.reduceat(local_coverage, first_row)
+    best_sentence = rows.max(local_coverage)
     features[:, 30] = local_coverage - best_sentence[row_question]
 
     content_length = _per_sentence(batch.is_content, batch.bounds).astype(np.float64)
-    features[:, 31] = _bm25(
-        term_counts, content_length, idf[row_question], mass, first_row, row_question, 1.2, 0.75
-    )
+    features[:, 31] = _bm25(term_counts, content_length, idf[row_question], mass, rows, 1.2, 0.75)
     passage_length = np.bincount(passage_of, weights=content_length, minlength=batch.n_passages)
     passage_flat = _bm25(
         passage_term_counts,
         passage_length,
         idf[passage_question],
         mass,
-        first_passage,
-        passage_question,
+        passages,
         0.3,
         0.5,
     )
-    best_flat = np.maximum.reduceat(passage_flat, first_passage)
+    best_flat = passages.max(passage_flat)
     features[:, 32] = passage_flat[passage_of] - best_flat[row_question]
     column = SENTENCE_FEATURES.index("anchor_before_present")
     for offset, anchors in enumerate(
