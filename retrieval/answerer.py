@@ -258,18 +258,22 @@ class Answerer:
             for n, (t, table) in enumerate(zip(terms, tables, strict=True))
             if len(table.features) and t.terms
         ]
-        rankings: list[_Ranking | AnswerReading] = [
-            AnswerReading(AnswerResult(question, no_answer=True), list(passages), 0.0)
-            for question, passages in questions
-        ]
+        live_set = set(live)
+        rankings: dict[int, _Ranking | AnswerReading] = {
+            n: AnswerReading(AnswerResult(question, no_answer=True), list(passages), 0.0)
+            for n, (question, passages) in enumerate(questions)
+            if n not in live_set
+        }
         if not live:
-            return rankings
+            return list(rankings.values())
         terms = [terms[n] for n in live]
         readings = [readings[n] for n in live]
         tables = [tables[n] for n in live]
         model = self.model
         rows = Segments.of_counts([len(table.features) for table in tables])
-        features = np.concatenate([table.features for table in tables])
+        features = (
+            tables[0].features if len(tables) == 1 else np.concatenate([t.features for t in tables])
+        )
         scores = model.sentence.scores(features)
         probabilities = rows.softmax(scores)
         batch = PassageBatch.of(readings, tables)
@@ -294,7 +298,9 @@ class Answerer:
             (np.arange(len(passage_scores)), -passage_scores, batch.passages.question)
         )
         top_rows = order[rows.first]
-        coverage = np.concatenate([table.coverage for table in tables])
+        coverage = (
+            tables[0].coverage if len(tables) == 1 else np.concatenate([t.coverage for t in tables])
+        )
         evidence = answerability_features_of_many(
             readings,
             terms,
@@ -343,7 +349,7 @@ class Answerer:
                 evidence=evidence[n],
                 inputs=inputs[n],
             )
-        return rankings
+        return [rankings[n] for n in range(len(questions))]
 
     def _finish(self, ranking: _Ranking, tables: list[SpanTable]) -> AnswerReading:
         """The reading with the short answers picked from ``tables`` (those of

@@ -48,19 +48,20 @@ class PassageBatch:
 
     @classmethod
     def of(cls, readings: Sequence[Reading], tables: Sequence[SentenceTable]) -> PassageBatch:
-        counts = [len(reading.passages) for reading in readings]
-        passages = Segments.of_counts(counts)
+        passages = Segments.of_counts([len(reading.passages) for reading in readings])
+        firsts = passages.first.tolist()
         return cls(
             passages=passages,
-            passage_of=np.concatenate(
-                [
-                    r.sentence_passage + first
-                    for r, first in zip(readings, passages.first, strict=True)
-                ]
+            passage_of=_joined(
+                [r.sentence_passage + f for r, f in zip(readings, firsts, strict=True)]
             ),
             scores=np.array([p.score for reading in readings for p in reading.passages]),
-            coverage=np.concatenate([table.passage_coverage for table in tables]),
+            coverage=_joined([table.passage_coverage for table in tables]),
         )
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def passage_evidence(reading: Reading, question: QuestionTerms, table: SentenceTable) -> np.ndarray:
@@ -176,10 +177,10 @@ def answerability_features_of_many(
     top_passages = batch.passage_of[top_rows]
     mass = np.array([question.mass for question in questions])
     rarest = [int(np.argmax(question.weights)) for question in questions]
-    rarest_in_row = np.concatenate(
+    rarest_in_row = _joined(
         [reading.presence[:, term] for reading, term in zip(readings, rarest, strict=True)]
     )
-    rarest_in_title = np.concatenate(
+    rarest_in_title = _joined(
         [reading.title_presence[:, term] for reading, term in zip(readings, rarest, strict=True)]
     )
     rarest_in_passage = (

@@ -25,6 +25,8 @@ class Segments:
     @classmethod
     def of_counts(cls, counts: Sequence[int]) -> Segments:
         counted = np.array(counts, dtype=np.int64)
+        if len(counted) == 1:  # a question read alone: the common case in the bot
+            return cls(np.zeros(1, dtype=np.int64), counted, np.zeros(counted[0], dtype=np.int64))
         ends = np.cumsum(counted)
         return cls(ends - counted, counted, np.repeat(np.arange(len(counted)), counted))
 

@@ -280,19 +280,25 @@ def _fill_term_columns(
     row_question, passage_question = rows.question, passages.question
     passage_of = batch.passage_of
 
-    width = int(n_terms.max())
-    idf = np.zeros((len(questions), width))
-    presence = np.zeros((batch.n_rows, width), dtype=bool)
-    term_counts = np.zeros((batch.n_rows, width))
-    title_presence = np.zeros((batch.n_passages, width), dtype=bool)
-    for number, ((reading, question), (own_rows, own_passages)) in enumerate(
-        zip(batch.pairs, batch.slices, strict=True)
-    ):
-        terms = len(question.terms)
-        idf[number, :terms] = question.weights
-        presence[own_rows, :terms] = reading.presence
-        term_counts[own_rows, :terms] = reading.term_counts
-        title_presence[own_passages, :terms] = reading.title_presence
+    if len(questions) == 1:  # a question read alone: its own matrices, nothing to pad
+        ((reading, question),) = batch.pairs
+        idf = question.weights[None, :]
+        presence, term_counts = reading.presence, reading.term_counts
+        title_presence = reading.title_presence
+    else:
+        width = int(n_terms.max())
+        idf = np.zeros((len(questions), width))
+        presence = np.zeros((batch.n_rows, width), dtype=bool)
+        term_counts = np.zeros((batch.n_rows, width))
+        title_presence = np.zeros((batch.n_passages, width), dtype=bool)
+        for number, ((reading, question), (own_rows, own_passages)) in enumerate(
+            zip(batch.pairs, batch.slices, strict=True)
+        ):
+            terms = len(question.terms)
+            idf[number, :terms] = question.weights
+            presence[own_rows, :terms] = reading.presence
+            term_counts[own_rows, :terms] = reading.term_counts
+            title_presence[own_passages, :terms] = reading.title_presence
     mass = np.array([question.mass for question in questions])
     weights = idf / mass[:, None]
     row_weights = weights[row_question]
