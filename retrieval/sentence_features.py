@@ -280,25 +280,7 @@ def _fill_term_columns(
     row_question, passage_question = rows.question, passages.question
     passage_of = batch.passage_of
 
-    if len(questions) == 1:  # a question read alone: its own matrices, nothing to pad
-        ((reading, question),) = batch.pairs
-        idf = question.weights[None, :]
-        presence, term_counts = reading.presence, reading.term_counts
-        title_presence = reading.title_presence
-    else:
-        width = int(n_terms.max())
-        idf = np.zeros((len(questions), width))
-        presence = np.zeros((batch.n_rows, width), dtype=bool)
-        term_counts = np.zeros((batch.n_rows, width))
-        title_presence = np.zeros((batch.n_passages, width), dtype=bool)
-        for number, ((reading, question), (own_rows, own_passages)) in enumerate(
-            zip(batch.pairs, batch.slices, strict=True)
-        ):
-            terms = len(question.terms)
-            idf[number, :terms] = question.weights
-            presence[own_rows, :terms] = reading.presence
-            term_counts[own_rows, :terms] = reading.term_counts
-            title_presence[own_passages, :terms] = reading.title_presence
+    idf, presence, term_counts, title_presence = _stacked_terms(batch, n_terms)
     mass = np.array([question.mass for question in questions])
     weights = idf / mass[:, None]
     row_weights = weights[row_question]
@@ -320,13 +302,7 @@ def _fill_term_columns(
     unknown = [1.0 - np.count_nonzero(q.known) / len(q.known) for q in questions]
     features[:, 25] = np.repeat(unknown, batch.row_counts)
 
-    # Term weights for telling the retrieved passages apart: corpus idf times the term's idf
-    # among the question's passages, normalised to sum to 1.
-    document_frequency = np.add.reduceat(passage_presence, passages.first, axis=0, dtype=np.int64)
-    local = idf * np.log((passages.counts[:, None] + 1) / (document_frequency + 0.5))
-    totals = np.array([float(row[:terms].sum()) for row, terms in zip(local, n_terms, strict=True)])
-    positive = totals > 0
-    local[positive] /= totals[positive, None]
+    local = _local_weights(idf, passage_presence, passages, n_terms)
 
     # Every weighted sum at once: (the idf weights, the local ones) × (the sentence alone, with
     # its title, with the sentence before, with the one after); then the passages'.
@@ -380,6 +356,44 @@ def _fill_term_columns(
         anchor = np.array(anchors)[row_question]
         has_anchor = np.flatnonzero(anchor >= 0)
         features[has_anchor, column + offset] = presence[has_anchor, anchor[has_anchor]]
+
+
+def _stacked_terms(
+    batch: _SentenceBatch, n_terms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The questions' idf weights (one row each) and their readings' presence, term counts and
+    title presence, stacked; each question's columns padded with absent terms to the widest."""
+    if len(batch.pairs) == 1:  # a question read alone: its own matrices, nothing to pad
+        ((reading, question),) = batch.pairs
+        idf = question.weights[None, :]
+        return idf, reading.presence, reading.term_counts, reading.title_presence
+    width = int(n_terms.max())
+    idf = np.zeros((len(batch.pairs), width))
+    presence = np.zeros((batch.n_rows, width), dtype=bool)
+    term_counts = np.zeros((batch.n_rows, width))
+    title_presence = np.zeros((batch.n_passages, width), dtype=bool)
+    for number, ((reading, question), (rows, passages)) in enumerate(
+        zip(batch.pairs, batch.slices, strict=True)
+    ):
+        terms = len(question.terms)
+        idf[number, :terms] = question.weights
+        presence[rows, :terms] = reading.presence
+        term_counts[rows, :terms] = reading.term_counts
+        title_presence[passages, :terms] = reading.title_presence
+    return idf, presence, term_counts, title_presence
+
+
+def _local_weights(
+    idf: np.ndarray, passage_presence: np.ndarray, passages: Segments, n_terms: np.ndarray
+) -> np.ndarray:
+    """Term weights for telling a question's retrieved passages apart: corpus idf times the
+    term's idf among those passages, normalised to sum to 1 (one row per question)."""
+    document_frequency = np.add.reduceat(passage_presence, passages.first, axis=0, dtype=np.int64)
+    local = idf * np.log((passages.counts[:, None] + 1) / (document_frequency + 0.5))
+    totals = np.array([float(row[:terms].sum()) for row, terms in zip(local, n_terms, strict=True)])
+    positive = totals > 0
+    local[positive] /= totals[positive, None]
+    return local
 
 
 def _sums_over(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
