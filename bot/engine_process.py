@@ -34,6 +34,9 @@ from retrieval.store import SourceInfo
 
 # Threads for reopening the store in the child (answers are worked on as they come).
 CHILD_THREADS = 1
+# Questions answered together, at most, when they wait in the pipe at once (as a batch of
+# `newsbite ask -` is read: retrieval.batch_answers).
+ANSWER_BATCH = 16
 START_TIMEOUT_SECONDS = 300.0  # loading a 1M-paragraph index takes about half a minute
 STOP_TIMEOUT_SECONDS = 5.0
 
@@ -253,29 +256,77 @@ def _child_main(
 
     methods = {"answer": engine.answer, "sources": engine.sources, "reopen": reopen}
 
-    def run(request_id: int, method: str, args: tuple, kwargs: dict) -> None:
-        try:
-            outcome = (request_id, True, methods[method](*args, **kwargs))
-        except Exception as error:
-            outcome = (request_id, False, error)
+    def send(request_id: int, ok: bool, value: Any) -> None:
         with send_lock:
             try:
-                conn.send(outcome)
+                conn.send((request_id, ok, value))
             except (OSError, ValueError):
                 pass  # the parent is gone; nothing to tell
             except Exception as error:  # a result that cannot be pickled
                 conn.send((request_id, False, EngineProcessError(repr(error))))
 
+    def run(request_id: int, method: str, args: tuple, kwargs: dict) -> None:
+        try:
+            value = methods[method](*args, **kwargs)
+        except Exception as error:
+            send(request_id, False, error)
+        else:
+            send(request_id, True, value)
+
+    def answer_together(requests: list[tuple]) -> None:
+        """Questions waiting together are read together (cheaper per question: see
+        QAEngine.answer_many), each getting exactly what it would alone."""
+        groups: dict[tuple, list[tuple]] = {}
+        for request in requests:
+            groups.setdefault(tuple(request[2][1:]), []).append(request)
+        for (k, depth, short_answers), group in groups.items():
+            if len(group) == 1:
+                run(*group[0])
+                continue
+            logger.debug("answering %d questions together", len(group))
+            try:
+                results = engine.answer_many(
+                    [request[2][0] for request in group], k, depth, short_answers
+                )
+            except Exception:  # each question then gets its own outcome, error or answer
+                for request in group:
+                    run(*request)
+                continue
+            for request, result in zip(group, results, strict=True):
+                send(request[0], True, result)
+
+    def batchable(request: Any) -> bool:
+        """An answer request as EngineProcess.answer sends it: (question, k, depth, short)."""
+        return (
+            request is not None
+            and request[1] == "answer"
+            and len(request[2]) == 4
+            and not request[3]
+        )
+
     with ThreadPoolExecutor(CHILD_THREADS, thread_name_prefix="engine") as pool:
+        waiting: list[Any] = []
         while True:
             try:
-                request = conn.recv()
+                request = waiting.pop(0) if waiting else conn.recv()
             except (EOFError, OSError):
                 break
             if request is None:
                 break
             if request[1] == "reopen":
                 pool.submit(run, *request)  # loading an index takes a while: answers go on
+            elif batchable(request):
+                # Under load several questions wait in the pipe: take them all (up to a
+                # worker task's worth), and answer them together.
+                together = [request]
+                with contextlib.suppress(EOFError, OSError):
+                    while len(together) < ANSWER_BATCH and conn.poll():
+                        following = conn.recv()
+                        if not batchable(following):
+                            waiting.append(following)
+                            break
+                        together.append(following)
+                answer_together(together)
             else:
                 run(*request)  # one core's worth of work either way: no thread hand-off
     engine.close()

@@ -203,12 +203,17 @@ class Answerer:
         return self._read_many([(question, passages)], index, k, short_answers)[0]
 
     def answer_many(
-        self, questions: Sequence[tuple[str, Sequence[Passage]]], index: TermStatistics, k: int = 3
+        self,
+        questions: Sequence[tuple[str, Sequence[Passage]]],
+        index: TermStatistics,
+        k: int = 3,
+        short_answers: int | None = None,
     ) -> list[AnswerResult]:
-        """``answer(question, passages, index, k)`` of each pair, the same answers as one by
-        one but cheaper: the sentences of all the questions are scored together, and so are
-        their short-answer candidates (one batch of numpy work rather than one per question)."""
-        return [reading.result for reading in self._read_many(questions, index, k, None)]
+        """``answer(question, passages, index, k, short_answers)`` of each pair, the same
+        answers as one by one but cheaper: the sentences of all the questions are scored
+        together, and so are their short-answer candidates (one batch of numpy work rather
+        than one per question)."""
+        return [reading.result for reading in self._read_many(questions, index, k, short_answers)]
 
     def _read_many(
         self,

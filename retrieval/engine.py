@@ -182,13 +182,17 @@ class QAEngine:
         )
 
     def answer_many(
-        self, questions: Sequence[str], k: int = 3, depth: int = RERANK_DEPTH
+        self,
+        questions: Sequence[str],
+        k: int = 3,
+        depth: int = RERANK_DEPTH,
+        short_answers: int | None = None,
     ) -> list[AnswerResult]:
-        """``answer(question, k, depth)`` of each question, the same answers, read together
-        (cheaper: see Answerer.answer_many)."""
+        """``answer(question, k, depth, short_answers)`` of each question, the same answers,
+        read together (cheaper: see Answerer.answer_many)."""
         snapshot, passages = self._retrieve([tokenize(q) for q in questions], max(k, depth))
         jobs = list(zip(questions, passages, strict=True))
-        return self.answerer.answer_many(jobs, snapshot.index, k)
+        return self.answerer.answer_many(jobs, snapshot.index, k, short_answers)
 
     def _retrieve(self, queries: list[list[str]], k: int) -> tuple[_Snapshot, list[list[Passage]]]:
         """The ``k`` best passages of each query, all from one snapshot (returned too)."""

@@ -99,3 +99,32 @@ def test_close_stops_the_child(seeds_corpus, tmp_path):
     assert child.exitcode == 0
     with pytest.raises(EngineProcessError):
         engine.answer(QUESTION)  # closed: no new process either
+
+
+def test_questions_asked_at_once_get_what_they_get_alone(engine, seeds_corpus):
+    # Under load the child takes the questions waiting in its pipe and reads them together;
+    # each must get exactly its own answer, whatever it was asked with.
+    questions = [
+        (QUESTION, 3, 1),
+        ("Who met Tillerson in Moscow?", 3, 1),
+        ("What did Russia say about the gas attack?", 2, None),
+        ("zzzqx qqqzz", 3, 1),
+        ("How long has the war in Syria lasted?", 3, 1),
+    ] * 6
+    results: dict[int, object] = {}
+
+    def ask(number: int) -> None:
+        question, k, short_answers = questions[number]
+        results[number] = engine.answer(question, k, short_answers=short_answers)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(len(questions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    local = QAEngine.open(seeds_corpus, engine.db_path)
+    try:
+        for number, (question, k, short_answers) in enumerate(questions):
+            assert results[number] == local.answer(question, k, short_answers=short_answers)
+    finally:
+        local.close()
