@@ -5,7 +5,8 @@ one interpreter lock: a bot on a 2-core machine then tops out near one core, abo
 per second. Here the child process holds the index and answers; the bot's process keeps the
 Telegram side and the index updates (at start and on /reload, in the store both share), and
 then tells the child to reopen the store. Questions are answered all along, from the snapshot
-the child has open.
+the child has open; under load, the questions waiting in the pipe are read together (cheaper
+per question, the same answers).
 
 ``EngineProcess`` offers what the handlers use of ``QAEngine``: ``answer``, ``sources``,
 ``reload``, ``article_count``, ``chunk_count``, ``db_path`` and ``close``. Requests and results
