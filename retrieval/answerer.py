@@ -45,7 +45,7 @@ from retrieval.passage_features import (
     passage_evidence_of_many,
 )
 from retrieval.question_types import QuestionType, analyze_question
-from retrieval.segments import Segments
+from retrieval.segments import Segments, joined
 from retrieval.sentence_features import (
     SENTENCE_FEATURES,
     SentenceTable,
@@ -276,9 +276,7 @@ class Answerer:
         tables = [tables[n] for n in live]
         model = self.model
         rows = Segments.of_counts([len(table.features) for table in tables])
-        features = (
-            tables[0].features if len(tables) == 1 else np.concatenate([t.features for t in tables])
-        )
+        features = joined([table.features for table in tables])
         scores = model.sentence.scores(features)
         probabilities = rows.softmax(scores)
         batch = PassageBatch.of(readings, tables)
@@ -303,9 +301,7 @@ class Answerer:
             (np.arange(len(passage_scores)), -passage_scores, batch.passages.question)
         )
         top_rows = order[rows.first]
-        coverage = (
-            tables[0].coverage if len(tables) == 1 else np.concatenate([t.coverage for t in tables])
-        )
+        coverage = joined([table.coverage for table in tables])
         evidence = answerability_features_of_many(
             readings,
             terms,

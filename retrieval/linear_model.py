@@ -1,5 +1,6 @@
-"""Linear scorers loaded from the shipped weights file, and the softmax that turns their
-scores into probabilities. Training (retrieval/train_answerer.py) writes what this reads."""
+"""Linear scorers loaded from the shipped weights file, and the sigmoid that turns a score
+into a probability (a question's softmax: retrieval.segments). Training
+(retrieval/train_answerer.py) writes what this reads."""
 
 from __future__ import annotations
 
@@ -53,13 +54,6 @@ class LinearModel:
                 if abs(weight) >= 10**-digits
             }
         return entry
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    if len(scores) == 0:
-        return scores
-    shifted = np.exp(scores - scores.max())
-    return shifted / shifted.sum()
 
 
 def sigmoid(value: float) -> float:

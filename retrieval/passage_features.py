@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
-from retrieval.segments import Segments
+from retrieval.segments import Segments, joined
 from retrieval.sentence_features import (
     SENTENCE_FEATURES,
     SentenceTable,
@@ -52,16 +52,12 @@ class PassageBatch:
         firsts = passages.first.tolist()
         return cls(
             passages=passages,
-            passage_of=_joined(
+            passage_of=joined(
                 [r.sentence_passage + f for r, f in zip(readings, firsts, strict=True)]
             ),
             scores=np.array([p.score for reading in readings for p in reading.passages]),
-            coverage=_joined([table.passage_coverage for table in tables]),
+            coverage=joined([table.passage_coverage for table in tables]),
         )
-
-
-def _joined(arrays: list[np.ndarray]) -> np.ndarray:
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def passage_evidence(reading: Reading, question: QuestionTerms, table: SentenceTable) -> np.ndarray:
@@ -177,10 +173,10 @@ def answerability_features_of_many(
     top_passages = batch.passage_of[top_rows]
     mass = np.array([question.mass for question in questions])
     rarest = [int(np.argmax(question.weights)) for question in questions]
-    rarest_in_row = _joined(
+    rarest_in_row = joined(
         [reading.presence[:, term] for reading, term in zip(readings, rarest, strict=True)]
     )
-    rarest_in_title = _joined(
+    rarest_in_title = joined(
         [reading.title_presence[:, term] for reading, term in zip(readings, rarest, strict=True)]
     )
     rarest_in_passage = (

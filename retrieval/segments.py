@@ -13,6 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def joined(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """The arrays end to end; a lone array as it is (no copy)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
 @dataclass(frozen=True, slots=True)
 class Segments:
     """Where each question's rows begin, how many it has (at least one), and each row's

@@ -11,7 +11,7 @@ import numpy as np
 
 from retrieval.answer_features import QuestionTerms, Reading
 from retrieval.question_types import QUESTION_TYPES, QuestionType
-from retrieval.segments import Segments
+from retrieval.segments import Segments, joined
 
 _TYPE_INDEX = {qtype: index for index, qtype in enumerate(QUESTION_TYPES)}
 
@@ -212,8 +212,8 @@ class _SentenceBatch:
                 word + len(reading.term_ids),
             )
             last_words.append(word - 1)
-        sentences_per_passage = _joined([np.diff(r.sentence_offset) for r in readings])
-        global_passage_of = _joined(passage_of)
+        sentences_per_passage = joined([np.diff(r.sentence_offset) for r in readings])
+        global_passage_of = joined(passage_of)
         words = [reading.joined for reading in readings]
         return cls(
             pairs=pairs,
@@ -222,21 +222,21 @@ class _SentenceBatch:
             n_rows=row,
             n_passages=passage,
             passage_of=global_passage_of,
-            local=_joined([reading.sentence_local for reading in readings]),
-            bounds=_joined(bounds),
+            local=joined([reading.sentence_local for reading in readings]),
+            bounds=joined(bounds),
             n_sentences=sentences_per_passage[global_passage_of],
             scores=np.array([p.score for reading in readings for p in reading.passages]),
             ranks=np.array([p.rank for reading in readings for p in reading.passages]),
-            sentence_of=_joined(sentence_of),
-            term_ids=_joined([reading.term_ids for reading in readings]),
-            is_question=_joined([reading.is_question for reading in readings]),
-            is_exact=_joined([reading.is_exact for reading in readings]),
-            is_content=_joined([reading.is_content for reading in readings]),
-            is_number=_joined([w.is_number for w in words]),
-            is_capital=_joined([w.is_capital for w in words]),
-            is_year=_joined([w.is_year for w in words]),
-            is_month=_joined([w.is_month for w in words]),
-            is_time_unit=_joined([w.is_time_unit for w in words]),
+            sentence_of=joined(sentence_of),
+            term_ids=joined([reading.term_ids for reading in readings]),
+            is_question=joined([reading.is_question for reading in readings]),
+            is_exact=joined([reading.is_exact for reading in readings]),
+            is_content=joined([reading.is_content for reading in readings]),
+            is_number=joined([w.is_number for w in words]),
+            is_capital=joined([w.is_capital for w in words]),
+            is_year=joined([w.is_year for w in words]),
+            is_month=joined([w.is_month for w in words]),
+            is_time_unit=joined([w.is_time_unit for w in words]),
             last_words=last_words,
             n_terms=_per_row([len(question.terms) for _, question in pairs], row_counts),
             type_number=_per_row(
@@ -252,10 +252,6 @@ class _SentenceBatch:
         if len(self.pairs) == 1:
             return slice(None)
         return self.type_number == _TYPE_INDEX[qtype]
-
-
-def _joined(arrays: list[np.ndarray]) -> np.ndarray:
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def _per_row(values: list, rows: Sequence[int] | np.ndarray) -> Any:

@@ -22,6 +22,7 @@ import numpy as np
 from retrieval.answer_features import QuestionTerms, Reading
 from retrieval.linear_model import LinearModel
 from retrieval.question_types import QUESTION_TYPES, QuestionType
+from retrieval.segments import joined
 from retrieval.spans import (
     MAX_SPAN_WORDS,
     PassageWords,
@@ -249,7 +250,7 @@ def span_tables_of_many(requests: Sequence[SpanRequest]) -> list[list[SpanTable]
         for part, offset in zip(parts, offsets.tolist(), strict=False)
         for first, last in part.bounds
     ]
-    is_question = _joined([part.is_question for part in parts])
+    is_question = joined([part.is_question for part in parts])
     # A title with the question's words repeats the question too: "Mr Tillerson".
     starts, ends, counts = candidate_spans(
         bounds, words.is_stop, is_question | words.is_title, MAX_SPAN_WORDS
@@ -324,10 +325,6 @@ def _words_of_request(request: SpanRequest) -> _RequestWords:
     )
 
 
-def _joined(arrays: list[np.ndarray]) -> np.ndarray:
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-
-
 @dataclass(slots=True)
 class _SpanQuestions:
     """What the span features need of the questions, per word or per span of the batch."""
@@ -371,10 +368,10 @@ class _SpanQuestions:
             [_template_keys(q.analysis.qtype.value, q.analysis.head_noun) for _, _, q in requests]
         )
         return cls(
-            word_weight=_joined(weights),
+            word_weight=joined(weights),
             is_head=is_head,
-            anchor_after=_joined(after) if after else np.zeros(0, dtype=np.int64),
-            anchor_before=_joined(before) if before else np.zeros(0, dtype=np.int64),
+            anchor_after=joined(after) if after else np.zeros(0, dtype=np.int64),
+            anchor_before=joined(before) if before else np.zeros(0, dtype=np.int64),
             qtype_of_span=[
                 (qtype, low, high)
                 for qtype, low, high in zip(qtypes, span_bounds, span_bounds[1:], strict=False)

@@ -57,10 +57,9 @@ NO_CODE = -2
 
 
 def code_of(text: str) -> int:
-    code = _CODES.get(text)
-    if code is None:
-        code = _CODES.setdefault(text, len(_CODES))
-    return code
+    """The code of a non-empty text, given one if it has none yet."""
+    with _word_table_lock:
+        return _codes_of([text])[0]
 
 
 def known_code(text: str) -> int:
@@ -208,7 +207,8 @@ def _add_words(candidates: list[str]) -> None:
 
 
 def _codes_of(texts: list[str]) -> list[int]:
-    """``code_of`` each text, -1 for "" (a stopword's term)."""
+    """The code of each text, -1 for "" (a stopword's term); new texts get the next ones.
+    The caller holds ``_word_table_lock``."""
     codes = _CODES
     found = []
     for text in texts:
