@@ -235,7 +235,7 @@ def test_jsonl_bad_line_is_a_warning_not_a_failure():
 def test_reuters_style_wrapped_body_is_unwrapped_into_paragraphs():
     articles, warnings = parse_fixture("reuters_wrapped.jsonl")
     assert warnings == []
-    mining, grain = articles
+    mining, grain, fund = articles
     assert mining.doc_id == "reuters_wrapped.jsonl#wire-7"
     assert mining.title == "ACME MINING RAISES COPPER OUTPUT"
     assert mining.date == "3-MAR-1987 10:15:00.00"
@@ -247,6 +247,12 @@ def test_reuters_style_wrapped_body_is_unwrapped_into_paragraphs():
         "Acme said it expects output to rise again in the first quarter of 1987.",
     )
     assert grain.paragraphs[1:] == ("Wheat 120,000 tonnes", "Maize 45,000 tonnes")
+    # Angle brackets mark company names and tickers on the wire: text, not HTML tags.
+    assert fund.paragraphs == (
+        "<America First Federally Guaranteed Mortgage Fund Two> said it is making a special"
+        " distribution of 71.6 cts per unit.",
+        "Sears, Roebuck and Co <S> and <EM> were not affected.",
+    )
 
 
 # --- cleaning -------------------------------------------------------------------------------
