@@ -148,9 +148,19 @@ class Store:
 
     def finish_bulk_load(self) -> None:
         """Make a ``bulk_load`` database one that can be served and updated safely."""
+        with self.db.atomic():
+            self._create_lookup_indexes()
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.enable_wal()
         self.bulk_load = False
+
+    def _create_lookup_indexes(self) -> None:
+        """The indexes by doc_id, file and term. A bulk load builds them once at the end (the
+        indexer keeps doc_ids and terms unique itself): sorting once is cheaper than keeping
+        them sorted through tens of thousands of inserts in random order."""
+        self.db["articles"].create_index(["doc_id"], unique=True, if_not_exists=True)
+        self.db["articles"].create_index(["rel_path"], if_not_exists=True)
+        self.db["terms"].create_index(["term"], unique=True, if_not_exists=True)
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -200,10 +210,10 @@ class Store:
                 if_not_exists=True,
             )
             self.db["terms"].create({"id": int, "term": str}, pk="id", if_not_exists=True)
-            self.db["articles"].create_index(["doc_id"], unique=True, if_not_exists=True)
-            self.db["articles"].create_index(["rel_path"], if_not_exists=True)
+            # Chunks come in article order: their index grows at its end, cheaply.
             self.db["chunks"].create_index(["article_id"], if_not_exists=True)
-            self.db["terms"].create_index(["term"], unique=True, if_not_exists=True)
+            if not self.bulk_load:
+                self._create_lookup_indexes()
             if self.get_meta("schema_version") is None:
                 self.set_meta("schema_version", SCHEMA_VERSION)
 

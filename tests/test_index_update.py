@@ -44,7 +44,18 @@ def test_a_new_database_holds_what_an_update_in_place_writes(seeds_corpus, tmp_p
     assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     connection.close()
+    assert indexes(tmp_path / "new.db") == indexes(tmp_path / "in_place.db")
+    assert {"idx_articles_doc_id", "idx_terms_term"} <= indexes(tmp_path / "new.db")
     assert leftovers(tmp_path) == []
+
+
+def indexes(db: Path) -> set[str]:
+    connection = sqlite3.connect(db)
+    try:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {name for (name,) in rows if not name.startswith("sqlite_autoindex")}
+    finally:
+        connection.close()
 
 
 def test_then_updates_are_made_in_place(seeds_corpus, tmp_path):
