@@ -149,6 +149,8 @@ class _Writer:
         self._store_ids = np.empty(0, dtype=np.int64)  # batch term index → store term id
         self._token_ids = np.empty(0, dtype=np.int32)
         self._token_ends: list[int] = []  # per chunk of the batch: where its terms end
+        self._sentences = bytearray()  # the batch's sentence offsets, as int32 bytes
+        self._sentence_ends: list[int] = []  # per chunk: where its offsets end, in bytes
         self._first_chunks: list[int] = []  # batch article index → index of its first chunk
 
     def accept(self, file: IndexFile, warnings: list[str], articles: int) -> bool:
@@ -204,14 +206,17 @@ class _Writer:
             chunks = batch.articles[index][1]
             first_chunk = self._first_chunks[index]
             chunk_ends = self._token_ends[first_chunk : first_chunk + len(chunks)]
+            sentence_ends = self._sentence_ends[first_chunk : first_chunk + len(chunks)]
             chunk_start = token_start
+            sentences_start = self._sentence_ends[first_chunk - 1] if first_chunk else 0
             article_rows: list[ChunkBlobRow] = []
-            for (paragraph, text, start, end, sentences), chunk_end in zip(
-                chunks, chunk_ends, strict=True
+            for (paragraph, text, start, end), chunk_end, sentences_end in zip(
+                chunks, chunk_ends, sentence_ends, strict=True
             ):
                 terms = blob[4 * (chunk_start - shift) : 4 * (chunk_end - shift)]
+                sentences = self._sentences[sentences_start:sentences_end]
                 article_rows.append((paragraph, text, start, end, sentences, terms))
-                chunk_start = chunk_end
+                chunk_start, sentences_start = chunk_end, sentences_end
             rows.append(article_rows)
             offset += token_end - token_start
         self.store.add_article_rows(rel_paths, [batch.articles[index][0] for index in kept], rows)
@@ -226,6 +231,8 @@ class _Writer:
         self._store_ids = self.term_ids.lookup(batch.terms)
         self._token_ids = np.frombuffer(batch.token_ids, dtype=np.int32)
         self._token_ends = np.frombuffer(batch.token_ends, dtype=np.int32).tolist()
+        self._sentences = bytearray(batch.sentences)  # its slices bind as they are: see store
+        self._sentence_ends = (np.frombuffer(batch.sentence_ends, dtype=np.int32) * 4).tolist()
         self._first_chunks = [0, *accumulate(len(chunks) for _, chunks in batch.articles)]
 
     def _token_range(self, index: int) -> tuple[int, int]:

@@ -26,9 +26,8 @@ if TYPE_CHECKING:
     # worker's start-up.
     from retrieval.store import ArticleRow
 
-# A chunk as prepared: paragraph, text, start, end, sentence offsets (store.sentence_blob, as
-# a bytearray: see store.ChunkBlobRow).
-PreparedChunk = tuple[int, str, int, int, bytearray]
+# A chunk as prepared: paragraph, text, start, end.
+PreparedChunk = tuple[int, str, int, int]
 PreparedArticle = tuple["ArticleRow", list[PreparedChunk]]
 FileOutcome = tuple[list[str], int]  # a parsed file's warnings and number of articles
 
@@ -41,6 +40,11 @@ class PreparedBatch(NamedTuple):
     terms: list[str]  # the batch's own vocabulary, in order of first appearance
     token_ids: bytes  # int32 indexes into ``terms``: every chunk's terms, chunk after chunk
     token_ends: bytes  # int32, one per chunk in batch order: where its terms end in token_ids
+    # Every chunk's sentence offsets, chunk after chunk (store.sentence_blob's int32 values),
+    # and one int32 per chunk: where its values end. One blob for the batch, not one per chunk:
+    # building and pickling a hundred thousand small blobs cost more than the writer's slicing.
+    sentences: bytes
+    sentence_ends: bytes
     articles: list[PreparedArticle]
 
 
@@ -65,6 +69,8 @@ def prepare_articles(articles: Sequence[Article]) -> PreparedBatch:
     flatten = chain.from_iterable
     ids: list[int] = []  # term ids in the encoder's vocabulary, stopwords included
     ends: list[int] = []
+    offsets: list[int] = []
+    offset_ends: list[int] = []
     prepared: list[PreparedArticle] = []
     for article in articles:
         title_ids = encode(article.title)
@@ -73,11 +79,20 @@ def prepare_articles(articles: Sequence[Article]) -> PreparedBatch:
             ids += title_ids
             ids += encode(text)
             ends.append(len(ids))
-            chunks.append((paragraph, text, start, end, bytearray(_int32s(flatten(sentences)))))
+            offsets += flatten(sentences)
+            offset_ends.append(len(offsets))
+            chunks.append((paragraph, text, start, end))
         row = (article.doc_id, article.title, article.url, article.date, len(article.paragraphs))
         prepared.append((row, chunks))
     terms, token_ids, token_ends = _local_vocabulary(encoder.terms, ids, ends)
-    return PreparedBatch(terms, token_ids.tobytes(), token_ends.tobytes(), prepared)
+    return PreparedBatch(
+        terms,
+        token_ids.tobytes(),
+        token_ends.tobytes(),
+        _int32s(offsets).tobytes(),
+        _int32s(offset_ends).tobytes(),
+        prepared,
+    )
 
 
 def _local_vocabulary(

@@ -40,13 +40,16 @@ def decoded_chunks(batch: PreparedBatch) -> list[tuple]:
     """(doc_id, paragraph, text, start, end, sentences, terms) of every chunk of the batch."""
     ids = np.frombuffer(batch.token_ids, dtype=np.int32).tolist()
     ends = np.frombuffer(batch.token_ends, dtype=np.int32).tolist()
-    chunks, position = [], 0
+    sentence_ends = np.frombuffer(batch.sentence_ends, dtype=np.int32).tolist()
+    chunks, position, sentences_start = [], 0, 0
     for row, article_chunks in batch.articles:
-        for paragraph, text, start, end, sentences in article_chunks:
+        for paragraph, text, start, end in article_chunks:
             end_of_terms = ends[len(chunks)]
+            end_of_sentences = 4 * sentence_ends[len(chunks)]
             terms = [batch.terms[i] for i in ids[position:end_of_terms]]
-            chunks.append((row[0], paragraph, text, start, end, bytes(sentences), terms))
-            position = end_of_terms
+            sentences = batch.sentences[sentences_start:end_of_sentences]
+            chunks.append((row[0], paragraph, text, start, end, sentences, terms))
+            position, sentences_start = end_of_terms, end_of_sentences
     return chunks
 
 
