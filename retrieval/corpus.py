@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from retrieval.cleaning import clean_characters
 from retrieval.documents import Article
-from retrieval.json_reader import read_json, read_jsonl
+from retrieval.json_reader import JsonlPart, read_json, read_jsonl, read_jsonl_part
 from retrieval.text_reader import read_markdown, read_plain_text
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -273,6 +273,59 @@ def _parse(rel_path: str, data: bytes) -> ParsedFile:
         else:
             articles.append(article)
     return ParsedFile(articles, warnings)
+
+
+def jsonl_parts(rel_path: str, data: bytes, part_bytes: int) -> list[tuple[int, int, int]] | None:
+    """A JSON Lines file cut at line ends into parts of about ``part_bytes``, as (start, end,
+    number of the first line), for ``parse_jsonl_part``; None when the file is to be parsed
+    whole: too small to cut, or not plainly UTF-8 text (other encodings, bad bytes and binary
+    data have file-wide handling and warnings in ``parse_file``)."""
+    if (
+        PurePosixPath(rel_path).suffix.lower() != ".jsonl"
+        or len(data) <= part_bytes
+        or not data.strip()
+        or any(data.startswith(bom) for bom, _ in _BOMS)
+        or looks_binary(data)
+        or not (data.isascii() or _is_utf8(data))
+    ):
+        return None
+    parts: list[tuple[int, int, int]] = []
+    start, line = 0, 1
+    while start < len(data):
+        end = data.find(b"\n", start + part_bytes)
+        end = len(data) if end < 0 else end + 1
+        parts.append((start, end, line))
+        line += data.count(b"\n", start, end)
+        start = end
+    return parts
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def parse_jsonl_part(
+    rel_path: str, data: bytes, first_line: int
+) -> tuple[list[Article], JsonlPart]:
+    """The articles of one part of a JSON Lines file (see ``jsonl_parts``), doc_id still empty
+    (json_reader.jsonl_doc_ids gives it); never raises."""
+    text = data.decode("utf-8")
+    if first_line == 1 and text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        return read_jsonl_part(text, first_line, PurePosixPath(rel_path).stem or "Untitled")
+    except Exception as error:
+        # As in parse_file: the part's records are lost, not the run. They keep their numbers.
+        lines = text.split("\n")
+        last_line = first_line + len(lines) - (2 if text.endswith("\n") else 1)
+        reason = f"could not parse ({type(error).__name__}: {error})"
+        part = JsonlPart(first_line, records=sum(1 for line in lines if line.strip()))
+        part.error = f"lines {first_line}-{last_line}: {reason}"
+        return [], part
 
 
 def _read_html(text: str, rel_path: str, fallback_title: str) -> Article | None:

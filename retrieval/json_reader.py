@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.cleaning import (
@@ -69,22 +70,112 @@ def read_json(rel_path: str, text: str, fallback_title: str) -> tuple[list[Artic
 
 
 def read_jsonl(rel_path: str, text: str, fallback_title: str) -> tuple[list[Article], list[str]]:
-    records: Records = []
-    bad_lines: list[int] = []
-    number = 0
-    for line_number, line in enumerate(text.split("\n"), 1):
+    articles, part = read_jsonl_part(text, 1, fallback_title)
+    doc_ids, warnings = jsonl_doc_ids(rel_path, [part])
+    keyed = [
+        Article(doc_id, a.title, a.url, a.date, a.paragraphs)
+        for doc_id, a in zip(doc_ids[0], articles, strict=True)
+    ]
+    return keyed, warnings
+
+
+@dataclass
+class JsonlPart:
+    """What a run of lines of a JSON Lines file holds besides its articles: what the file-wide
+    choices (each record's key in ``doc_id``) and warnings need. A big file is read in parts,
+    each by a worker process; ``jsonl_doc_ids`` then looks at all of them."""
+
+    first_line: int
+    records: int = 0  # non-blank lines
+    article_records: list[int] = field(default_factory=list)  # per article: record in part
+    bad_lines: list[int] = field(default_factory=list)  # line numbers in the file
+    not_objects: int = 0
+    without_text: int = 0
+    # KEY_FIELDS that every object record of the part has as a scalar: their keys, one per
+    # object record, and one per article.
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    article_keys: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None  # the warning for a part that could not be read at all
+
+
+def read_jsonl_part(
+    text: str, first_line: int, fallback_title: str
+) -> tuple[list[Article], JsonlPart]:
+    """The articles of the lines in ``text`` (the first of them line ``first_line`` of the
+    file), with doc_id left empty: ``jsonl_doc_ids`` gives it once every part is read."""
+    part = JsonlPart(first_line)
+    objects: list[dict] = []
+    for line_number, line in enumerate(text.split("\n"), first_line):
         if not line.strip():
             continue
-        number += 1  # bad lines keep their number, so later records keep their keys
+        part.records += 1  # bad lines keep their number, so later records keep their keys
         try:
-            records.append((number, _DECODER.decode(line)))
+            value = _DECODER.decode(line)
         except (json.JSONDecodeError, RecursionError):
-            bad_lines.append(line_number)
-    warnings = [f"line {n}: invalid JSON" for n in bad_lines[:MAX_LINE_WARNINGS]]
+            part.bad_lines.append(line_number)
+            continue
+        if isinstance(value, dict):
+            objects.append(value)
+            part.article_records.append(part.records)
+        else:
+            part.not_objects += 1
+    articles: list[Article] = []
+    with_text: list[int] = []
+    for index, record in enumerate(objects):
+        article = _article(record, "", fallback_title)
+        if article is None:
+            part.without_text += 1
+        else:
+            articles.append(article)
+            with_text.append(index)
+    part.article_records = [part.article_records[index] for index in with_text]
+    for key_field in KEY_FIELDS:
+        keys = [_scalar(record.get(key_field)) for record in objects]
+        if all(keys):
+            part.keys[key_field] = keys  # type: ignore[assignment]
+            part.article_keys[key_field] = [keys[index] for index in with_text]  # type: ignore[misc]
+    return articles, part
+
+
+def jsonl_doc_ids(rel_path: str, parts: list[JsonlPart]) -> tuple[list[list[str]], list[str]]:
+    """The doc_id of every article of every part, and the file's warnings: as if the file had
+    been read in one part."""
+    key_field = next(
+        (
+            key_field
+            for key_field in KEY_FIELDS
+            if all(key_field in part.keys for part in parts)
+            and _distinct([key for part in parts for key in part.keys[key_field]])
+            and any(part.keys[key_field] for part in parts)
+        ),
+        None,
+    )
+    doc_ids: list[list[str]] = []
+    records_before = 0
+    for part in parts:
+        if key_field:
+            doc_ids.append([f"{rel_path}#{key}" for key in part.article_keys[key_field]])
+        else:
+            doc_ids.append([f"{rel_path}#{records_before + n}" for n in part.article_records])
+        records_before += part.records
+    bad_lines = [line for part in parts for line in part.bad_lines]
+    warnings = [part.error for part in parts if part.error]
+    warnings += [f"line {n}: invalid JSON" for n in bad_lines[:MAX_LINE_WARNINGS]]
     if len(bad_lines) > MAX_LINE_WARNINGS:
         warnings.append(f"{len(bad_lines) - MAX_LINE_WARNINGS} more lines of invalid JSON")
-    articles, record_warnings = _articles(rel_path, records, fallback_title, single=False)
-    return articles, warnings + record_warnings
+    not_objects = sum(part.not_objects for part in parts)
+    without_text = sum(part.without_text for part in parts)
+    if not_objects:
+        warnings.append(_count(not_objects, "record") + " not objects, skipped")
+    if without_text:
+        warnings.append(_count(without_text, "record") + " without text skipped")
+    if not sum(part.records - len(part.bad_lines) for part in parts):
+        warnings.append("no records")
+    return doc_ids, warnings
+
+
+def _distinct(keys: list[str]) -> bool:
+    return len(set(keys)) == len(keys)
 
 
 def _articles(
@@ -121,10 +212,10 @@ def _count(n: int, noun: str) -> str:
 
 def _key_field(records: list[dict]) -> str | None:
     """The first id field that every record has, as a distinct string or number."""
-    for field in KEY_FIELDS:
-        keys = [_scalar(record.get(field)) for record in records]
+    for key_field in KEY_FIELDS:
+        keys = [_scalar(record.get(key_field)) for record in records]
         if records and all(keys) and len(set(keys)) == len(keys):
-            return field
+            return key_field
     return None
 
 
@@ -177,16 +268,16 @@ def _as_text(value: Any) -> str | None:
 
 
 def _first_text(record: dict, fields: tuple[str, ...]) -> str | None:
-    for field in fields:
-        text = _as_text(record.get(field))
+    for name in fields:
+        text = _as_text(record.get(name))
         if text and text.strip():
             return clean_characters(text)
     return None
 
 
 def _first_scalar(record: dict, fields: tuple[str, ...]) -> str | None:
-    for field in fields:
-        raw = record.get(field)
+    for name in fields:
+        raw = record.get(name)
         if raw is not None and (value := _scalar(raw)):
             return value
     return None
