@@ -1,7 +1,8 @@
 """The indexer's work plan: parse, chunk and tokenize in worker processes, write in order.
 
-Changed files become steps: small files are parsed and prepared a group at a time; a big file
-is parsed alone and its articles prepared in batches. A bounded number of steps is handed to
+Changed files become steps: small files are parsed and prepared a group at a time; a big JSON
+Lines file is cut into parts, each parsed and prepared by one worker; any other big file is
+parsed alone and its articles prepared in batches. A bounded number of steps is handed to
 the workers ahead of the writer, which takes their results in corpus order, so the store ends
 up exactly as a serial run would leave it. A small update runs the same steps in this process.
 """
@@ -21,7 +22,14 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from retrieval import corpus
 from retrieval.corpus import ParsedFile
 from retrieval.documents import Article
-from retrieval.prepare import FileOutcome, PreparedBatch, prepare_articles, prepare_files
+from retrieval.json_reader import JsonlPart
+from retrieval.prepare import (
+    FileOutcome,
+    PreparedBatch,
+    prepare_articles,
+    prepare_files,
+    prepare_jsonl_part,
+)
 from retrieval.worker_processes import (
     abandon,
     can_fork,
@@ -79,6 +87,12 @@ class Writer(Protocol):
         self, writes: list[tuple[IndexFile, bool, range]], batch: PreparedBatch
     ) -> None: ...
 
+    def write_part(
+        self, file: ChangedFile, first: bool, part: JsonlPart, batch: PreparedBatch
+    ) -> None: ...
+
+    def finish_parts(self, file: ChangedFile) -> None: ...
+
 
 class Ticker(Protocol):
     def __call__(self, files_done: int = 0) -> None: ...
@@ -88,11 +102,12 @@ class Ticker(Protocol):
 class _Step:
     """One call for a worker, and what its result is written to."""
 
-    kind: Literal["files", "parse", "articles"]
+    kind: Literal["files", "parse", "articles", "part"]
     files: list[IndexFile]
     articles: list[Article] = field(default_factory=list)  # for "articles"
-    first: bool = True  # ("articles") the file's first batch: it replaces what was stored
-    last: bool = True  # ("articles") the file's last batch
+    first: bool = True  # ("articles", "part") the file's first batch
+    last: bool = True  # ("articles", "part") the file's last batch
+    part: tuple[int, int, int] = (0, 0, 1)  # ("part") start, end, first line in the file
     future: Future | None = None
 
 
@@ -198,6 +213,7 @@ class Pipeline:
         self.parse = parse  # the parser for this process; workers use corpus.parse_file
         self.parallel = parallel
         self._parsing: dict[str, Future] = {}  # parse_first files' parses, by rel_path
+        self._parts: dict[str, list[tuple[int, int, int]] | None] = {}  # jsonl_parts, by rel_path
 
     def run(self, files: Iterable[IndexFile], parse_first: Iterable[ChangedFile] = ()) -> None:
         """Write ``files`` (read lazily, in order); the files of ``parse_first``, which must
@@ -216,9 +232,10 @@ class Pipeline:
             gc.disable()
         try:
             for file in parse_first:
-                self._parsing[file.stored.rel_path] = self._submit(
-                    executor, _Step("parse", [file])
-                ).future
+                if self._jsonl_parts(file) is None:  # parts need no head start
+                    self._parsing[file.stored.rel_path] = self._submit(
+                        executor, _Step("parse", [file])
+                    ).future
             while True:
                 while len(queue) < window and (step := next(steps, None)) is not None:
                     queue.append(self._submit(executor, step))
@@ -233,6 +250,8 @@ class Pipeline:
                     queue.extendleft(reversed([self._submit(executor, b) for b in batches]))
                 elif step.kind == "files":
                     self._write_files(step, *result)
+                elif step.kind == "part":
+                    self._write_part(step, *result)
                 else:
                     self._write_articles(step, result)
             finished = True
@@ -266,11 +285,24 @@ class Pipeline:
                 yield _Step("files", group)
                 group, group_bytes = [], 0
             if isinstance(file, ChangedFile):
-                yield _Step("parse", [file])
+                parts = self._jsonl_parts(file)
+                if parts is None:
+                    yield _Step("parse", [file])
+                else:
+                    for n, part in enumerate(parts):
+                        yield _Step(
+                            "part", [file], first=n == 0, last=n == len(parts) - 1, part=part
+                        )
             else:
                 yield from self._article_steps(file, file.articles)
         if group:
             yield _Step("files", group)
+
+    def _jsonl_parts(self, file: ChangedFile) -> list[tuple[int, int, int]] | None:
+        rel_path = file.stored.rel_path
+        if rel_path not in self._parts:
+            self._parts[rel_path] = corpus.jsonl_parts(rel_path, file.data, self.limits.batch_bytes)
+        return self._parts[rel_path]
 
     def _article_steps(self, file: IndexFile, articles: list[Article]) -> list[_Step]:
         batches: list[list[Article]] = [[]]
@@ -294,6 +326,10 @@ class Pipeline:
             step.future = executor.submit(prepare_articles, step.articles)
             return step
         files = [(file.stored.rel_path, file.data) for file in step.files]  # ChangedFiles
+        if step.kind == "part":
+            (rel_path, data), (start, end, first_line) = files[0], step.part
+            step.future = executor.submit(prepare_jsonl_part, rel_path, data[start:end], first_line)
+            return step
         inline = isinstance(executor, InlineExecutor)
         if step.kind == "parse":
             step.future = self._parsing.pop(files[0][0], None)  # handed out already?
@@ -330,6 +366,15 @@ class Pipeline:
         if writes:
             self.writer.write_many(writes, batch)
         for _ in step.files:
+            self.tick(files_done=1)
+
+    def _write_part(self, step: _Step, part: JsonlPart, batch: PreparedBatch) -> None:
+        file = step.files[0]
+        assert isinstance(file, ChangedFile)
+        self.tick()
+        self.writer.write_part(file, step.first, part, batch)
+        if step.last:
+            self.writer.finish_parts(file)
             self.tick(files_done=1)
 
     def _write_articles(self, step: _Step, batch: PreparedBatch) -> None:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,9 @@ from retrieval.corpus import (
     read_file_bytes,
 )
 from retrieval.index_pipeline import ChangedFile, IndexFile, Limits, PendingFile, Pipeline
+from retrieval.json_reader import JsonlPart, jsonl_doc_ids
 from retrieval.prepare import PreparedBatch
-from retrieval.store import ChunkBlobRow, Store, StoredFile
+from retrieval.store import ArticleRow, ChunkBlobRow, Store, StoredFile
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -152,6 +153,11 @@ class _Writer:
         self._sentences = bytearray()  # the batch's sentence offsets, as int32 bytes
         self._sentence_ends: list[int] = []  # per chunk: where its offsets end, in bytes
         self._first_chunks: list[int] = []  # batch article index → index of its first chunk
+        # A JSON Lines file written in parts: its parts so far, the rows of its articles (their
+        # chunks are stored, they wait for their doc_ids) and the id of the first of them.
+        self._parts: list[JsonlPart] = []
+        self._part_articles: list[ArticleRow] = []
+        self._parts_first_id: int | None = None
 
     def accept(self, file: IndexFile, warnings: list[str], articles: int) -> bool:
         """Book a parsed file in the summary; whether it has articles to write."""
@@ -197,6 +203,50 @@ class _Writer:
                     kept.append(index)
                     rel_paths.append(file.stored.rel_path)
         self.store.add_files(new_files)
+        rows = self._chunk_rows(batch, kept)
+        self.store.add_article_rows(rel_paths, [batch.articles[index][0] for index in kept], rows)
+        # Stored as they come rather than all at the end, where nothing else would overlap.
+        self.store.add_terms(self.term_ids.take_added())
+        self.chunks_written += sum(map(len, rows))
+
+    def write_part(
+        self, file: ChangedFile, first: bool, part: JsonlPart, batch: PreparedBatch
+    ) -> None:
+        """Store the chunks of one part of a JSON Lines file (see index_pipeline); its articles
+        wait for ``finish_parts``, where every part's keys decide their doc_ids."""
+        if first:
+            self._parts, self._part_articles, self._parts_first_id = [], [], None
+        self._parts.append(part)
+        if not batch.articles:
+            return
+        self._use(batch)
+        if self._parts_first_id is None:  # the file's first articles
+            if file.replace:
+                self.store.remove_file(file.stored.rel_path)
+            self._parts_first_id = self.store.next_article_id()
+        rows = self._chunk_rows(batch, range(len(batch.articles)))
+        self.store.insert_chunks(self._parts_first_id + len(self._part_articles), rows)
+        self._part_articles.extend(row for row, _ in batch.articles)
+        self.store.add_terms(self.term_ids.take_added())
+        self.chunks_written += sum(map(len, rows))
+
+    def finish_parts(self, file: ChangedFile) -> None:
+        """Store the articles of a file written in parts, once its last part is written."""
+        rel_path = file.stored.rel_path
+        doc_ids, warnings = jsonl_doc_ids(rel_path, self._parts)
+        articles = self._part_articles
+        if self.accept(file, warnings, len(articles)):
+            assert self._parts_first_id is not None
+            self.store.add_files([file.stored])
+            keyed = [
+                (doc_id, *row[1:])
+                for doc_id, row in zip(chain.from_iterable(doc_ids), articles, strict=True)
+            ]
+            self.store.insert_articles(self._parts_first_id, repeat(rel_path), keyed)
+        self._parts, self._part_articles, self._parts_first_id = [], [], None
+
+    def _chunk_rows(self, batch: PreparedBatch, kept: Sequence[int]) -> list[list[ChunkBlobRow]]:
+        """The store rows of the chunks of the batch's articles ``kept``, one list each."""
         token_ranges = [self._token_range(index) for index in kept]
         blob = self._store_term_blob(token_ranges)
         rows: list[list[ChunkBlobRow]] = []
@@ -219,10 +269,7 @@ class _Writer:
                 chunk_start, sentences_start = chunk_end, sentences_end
             rows.append(article_rows)
             offset += token_end - token_start
-        self.store.add_article_rows(rel_paths, [batch.articles[index][0] for index in kept], rows)
-        # Stored as they come rather than all at the end, where nothing else would overlap.
-        self.store.add_terms(self.term_ids.take_added())
-        self.chunks_written += sum(map(len, rows))
+        return rows
 
     def _use(self, batch: PreparedBatch) -> None:
         if batch is self._batch:

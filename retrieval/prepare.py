@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from retrieval.chunks import chunk_spans
-from retrieval.corpus import ParsedFile, parse_file
+from retrieval.corpus import ParsedFile, parse_file, parse_jsonl_part
 from retrieval.documents import Article
+from retrieval.json_reader import JsonlPart
 from retrieval.tokenizer import TermEncoder
 
 if TYPE_CHECKING:
@@ -59,6 +60,16 @@ def prepare_files(
         outcomes.append((parsed.warnings, len(parsed.articles)))
         articles.extend(parsed.articles)
     return outcomes, prepare_articles(articles)
+
+
+def prepare_jsonl_part(
+    rel_path: str, data: bytes, first_line: int
+) -> tuple[JsonlPart, PreparedBatch]:
+    """Parse one part of a big JSON Lines file (corpus.jsonl_parts) and prepare its articles,
+    in the same worker: the articles never make the trip to the writer and back. Their rows'
+    doc_ids are empty: the writer gives them once it has every part."""
+    articles, part = parse_jsonl_part(rel_path, data, first_line)
+    return part, prepare_articles(articles)
 
 
 def prepare_articles(articles: Sequence[Article]) -> PreparedBatch:

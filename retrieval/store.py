@@ -287,24 +287,40 @@ class Store:
     ) -> None:
         """``add_articles`` for rows already in their stored form (the indexer's bulk path),
         each article of the file in ``rel_paths`` at the same position."""
-        first_id = self.db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM articles")
-        article_ids = range(first_id.fetchone()[0], 1 << 62)
+        first_id = self.next_article_id()
+        self.insert_articles(first_id, rel_paths, articles)
+        self.insert_chunks(first_id, chunks)
+
+    def next_article_id(self) -> int:
+        """The id the next article stored will have; ids are given in order from it."""
+        return self.db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM articles").fetchone()[0]
+
+    def insert_articles(
+        self, first_id: int, rel_paths: Sequence[str], articles: Sequence[ArticleRow]
+    ) -> None:
+        """Store articles with ids from ``first_id`` on; their chunks may come before or
+        after (``insert_chunks``), within the same transaction."""
         self.db.conn.executemany(
             "INSERT INTO articles (id, doc_id, rel_path, title, url, date, paragraphs)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 (article_id, doc_id, rel_path, title, url, date, paragraphs)
                 for article_id, rel_path, (doc_id, title, url, date, paragraphs) in zip(
-                    article_ids, rel_paths, articles, strict=False
+                    range(first_id, 1 << 62), rel_paths, articles, strict=False
                 )
             ],
         )
+
+    def insert_chunks(self, first_id: int, chunks: Sequence[Sequence[ChunkBlobRow]]) -> None:
+        """Store the chunks of the articles with ids from ``first_id`` on, one list each."""
         self.db.conn.executemany(
             'INSERT INTO chunks (article_id, paragraph, text, start, "end", sentences,'
             " token_ids) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 (article_id, *chunk)
-                for article_id, article_chunks in zip(article_ids, chunks, strict=False)
+                for article_id, article_chunks in zip(
+                    range(first_id, 1 << 62), chunks, strict=False
+                )
                 for chunk in article_chunks
             ],
         )

@@ -54,6 +54,20 @@ def records(first: int, count: int) -> bytes:
     return "\n".join(lines).encode()
 
 
+def mixed_records(edition: str) -> bytes:
+    """Records with everything a reader must count across the whole file: blank and bad
+    lines, values that are not objects, records without text, and an id used twice (so
+    records are keyed by position)."""
+    lines = ["", json.dumps({"id": "m1", "title": "Mixed one", "body": f"The {edition} note."})]
+    lines += ["not json", "[1, 2]", json.dumps({"id": "m2", "title": "Untold"}), ""]
+    for n in range(3, 9):
+        body = f"Mixed note {n} of the {edition} edition: the ferry ran {n} times."
+        lines.append(json.dumps({"id": f"m{n}", "title": f"Mixed {n}", "body": body}))
+        lines.append("{broken" if n % 2 else "")
+    lines.append(json.dumps({"id": "m1", "title": "Mixed again", "body": "The id repeats."}))
+    return "\n".join(lines).encode()
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     root = tmp_path / "corpus"
@@ -63,6 +77,8 @@ def corpus(tmp_path: Path) -> Path:
     (root / "sub" / "notes.md").write_text("# Market notes\n\nTrading was *quiet* on Friday.\n")
     (root / "a_big.jsonl").write_bytes(records(0, 12))  # big: parsed first, in batches
     (root / "z_big.jsonl").write_bytes(records(100, 9))
+    (root / "mixed.jsonl").write_bytes(mixed_records("first"))
+    (root / "untold.jsonl").write_bytes(b'{"id": 1, "title": "No body at all"}\n' * 15)
     (root / "latin1.txt").write_bytes("Café\n\nThe café opened at dawn.\n".encode("latin-1"))
     (root / "binary.txt").write_bytes(b"\x00\x01\x02" * 50)  # skipped when parsed
     (root / "nothing.json").write_text("[]")  # skipped when parsed: no records
@@ -100,6 +116,7 @@ def change(corpus: Path) -> None:
     (corpus / "story2.txt").unlink()
     (corpus / "story9.txt").write_text(story(9))
     (corpus / "a_big.jsonl").write_bytes(records(0, 11) + b"\n" + records(50, 2))
+    (corpus / "mixed.jsonl").write_bytes(mixed_records("second"))
 
 
 def test_workers_store_exactly_what_one_process_stores(corpus, tmp_path, with_workers):
@@ -115,6 +132,7 @@ def test_workers_store_exactly_what_one_process_stores(corpus, tmp_path, with_wo
         (corpus / "story2.txt").write_text(story(2))
         (corpus / "story9.txt").unlink()
         (corpus / "a_big.jsonl").write_bytes(records(0, 12))
+        (corpus / "mixed.jsonl").write_bytes(mixed_records("first"))
         if n:
             with_workers()
         store = Store(tmp_path / db)
@@ -125,10 +143,21 @@ def test_workers_store_exactly_what_one_process_stores(corpus, tmp_path, with_wo
         assert dump(store) == serial_dump
 
     added, _, _, _, skipped, notes, *_ = serial_summaries[0]
-    assert added == 11
-    assert [s.rel_path for s in skipped] == ["binary.txt", "nothing.json"]
-    assert notes == ["latin1.txt: invalid UTF-8 bytes replaced (2 bytes read as Windows-1252)"]
-    assert serial_summaries[1][:3] == (1, 2, 1)  # added, updated, removed
+    assert added == 12
+    assert [s.rel_path for s in skipped] == ["binary.txt", "nothing.json", "untold.jsonl"]
+    assert skipped[-1].reason == "15 records without text skipped"
+    assert notes == [
+        "latin1.txt: invalid UTF-8 bytes replaced (2 bytes read as Windows-1252)",
+        "mixed.jsonl: line 3: invalid JSON",
+        "mixed.jsonl: line 8: invalid JSON",
+        "mixed.jsonl: line 12: invalid JSON",
+        "mixed.jsonl: line 16: invalid JSON",
+        "mixed.jsonl: 1 record not objects, skipped",
+        "mixed.jsonl: 1 record without text skipped",
+    ]
+    assert serial_summaries[1][:3] == (1, 3, 1)  # added, updated, removed
+    doc_ids = [row[1] for row in serial_dump["articles"] if row[1].startswith("mixed.jsonl")]
+    assert doc_ids[:2] == ["mixed.jsonl#1", "mixed.jsonl#5"]
 
 
 def test_workers_are_forked_only_when_no_other_thread_runs(corpus, tmp_path, with_workers):
@@ -213,7 +242,7 @@ def test_a_raising_progress_callback_rolls_back_and_stops_the_workers(
     pools[0].shutdown(wait=True)  # let this test's workers end before the next test
     assert shutdowns[0] == (False, True)  # queued batches dropped, not waited for
     assert store.counts() == (0, 0) and store.stored_files() == {}
-    assert refresh(store, corpus).added == 11  # nothing was left half done
+    assert refresh(store, corpus).added == 12  # nothing was left half done
 
 
 def test_progress_is_reported_while_waiting_for_a_worker():
