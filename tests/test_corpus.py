@@ -12,7 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import retrieval.corpus as corpus
-from retrieval.cleaning import clean_characters, is_furniture, split_paragraphs
+from retrieval.cleaning import (
+    clean_characters,
+    collapse_whitespace,
+    is_furniture,
+    split_paragraphs,
+)
 from retrieval.corpus import (
     SUPPORTED_SUFFIXES,
     CorpusNotFound,
@@ -291,6 +296,11 @@ def test_characters_are_normalised():
     data = "Title\u00a0 here\r\n\r\nBody\u00a0\u00a0text.\r\n".encode()
     (article,) = parse_file("t.txt", data).articles
     assert (article.title, article.paragraphs) == ("Title here", ("Body text.",))
+
+
+@given(st.text(alphabet=st.sampled_from(" \n\t\r\x0b\x1c\u00a0\u2003\u2028ab.é")))
+def test_white_space_collapses_as_splitting_into_words_does(text):
+    assert collapse_whitespace(text) == " ".join(text.split())
 
 
 @pytest.mark.parametrize(
