@@ -406,11 +406,14 @@ def refresh(
 
 
 def _parse_ahead(files: list[CorpusFile], stored: dict[str, StoredFile]) -> list[CorpusFile]:
-    """The big files likely to be new, in order, up to PARSE_AHEAD_BYTES in all."""
+    """The big files likely to be new, in order, up to PARSE_AHEAD_BYTES in all. Not JSON
+    Lines files: they are read in parts (index_pipeline), which need no head start."""
     chosen: list[CorpusFile] = []
     budget = PARSE_AHEAD_BYTES
     for file in files:
         previous = stored.get(file.rel_path)
+        if file.path.suffix.lower() == ".jsonl":
+            continue
         if BATCH_BYTES < file.size <= budget and (
             previous is None or (previous.size, previous.mtime_ns) != (file.size, file.mtime_ns)
         ):

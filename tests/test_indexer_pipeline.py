@@ -75,9 +75,11 @@ def corpus(tmp_path: Path) -> Path:
     for n in range(7):
         (root / f"story{n}.txt").write_text(story(n))
     (root / "sub" / "notes.md").write_text("# Market notes\n\nTrading was *quiet* on Friday.\n")
-    (root / "a_big.jsonl").write_bytes(records(0, 12))  # big: parsed first, in batches
+    (root / "a_big.jsonl").write_bytes(records(0, 12))  # big: read in parts
     (root / "z_big.jsonl").write_bytes(records(100, 9))
     (root / "mixed.jsonl").write_bytes(mixed_records("first"))
+    # Big and not JSON Lines: parsed whole, ahead of the rest, its articles prepared in batches.
+    (root / "list_big.json").write_bytes(b"[" + records(200, 8).replace(b"\n", b",") + b"]")
     (root / "untold.jsonl").write_bytes(b'{"id": 1, "title": "No body at all"}\n' * 15)
     (root / "latin1.txt").write_bytes("Café\n\nThe café opened at dawn.\n".encode("latin-1"))
     (root / "binary.txt").write_bytes(b"\x00\x01\x02" * 50)  # skipped when parsed
@@ -143,7 +145,7 @@ def test_workers_store_exactly_what_one_process_stores(corpus, tmp_path, with_wo
         assert dump(store) == serial_dump
 
     added, _, _, _, skipped, notes, *_ = serial_summaries[0]
-    assert added == 12
+    assert added == 13
     assert [s.rel_path for s in skipped] == ["binary.txt", "nothing.json", "untold.jsonl"]
     assert skipped[-1].reason == "15 records without text skipped"
     assert notes == [
@@ -242,7 +244,7 @@ def test_a_raising_progress_callback_rolls_back_and_stops_the_workers(
     pools[0].shutdown(wait=True)  # let this test's workers end before the next test
     assert shutdowns[0] == (False, True)  # queued batches dropped, not waited for
     assert store.counts() == (0, 0) and store.stored_files() == {}
-    assert refresh(store, corpus).added == 12  # nothing was left half done
+    assert refresh(store, corpus).added == 13  # nothing was left half done
 
 
 def test_progress_is_reported_while_waiting_for_a_worker():
