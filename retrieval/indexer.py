@@ -33,7 +33,7 @@ from retrieval.corpus import (
 from retrieval.index_pipeline import ChangedFile, IndexFile, Limits, PendingFile, Pipeline
 from retrieval.json_reader import JsonlPart, jsonl_doc_ids
 from retrieval.prepare import PreparedBatch
-from retrieval.store import ArticleRow, ChunkBlobRow, Store, StoredFile
+from retrieval.store import ArticleRow, Store, StoredFile
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -146,13 +146,14 @@ class _Writer:
         self.term_ids = TermIds(store.vocabulary)
         self.chunks_written = 0
         self._doc_ids: set[str] = set()
-        self._batch: PreparedBatch | None = None  # the batch the arrays below are of
+        # The batch being written, and what is read from it (see _use).
+        self._batch: PreparedBatch | None = None
         self._store_ids = np.empty(0, dtype=np.int64)  # batch term index → store term id
         self._token_ids = np.empty(0, dtype=np.int32)
-        self._token_ends: list[int] = []  # per chunk of the batch: where its terms end
         self._sentences = bytearray()  # the batch's sentence offsets, as int32 bytes
-        self._sentence_ends: list[int] = []  # per chunk: where its offsets end, in bytes
-        self._first_chunks: list[int] = []  # batch article index → index of its first chunk
+        self._columns: list[list] = []
+        self._chunk_counts: list[int] = []
+        self._first_chunks: list[int] = []  # per article, its first chunk's index; then the end
         # A JSON Lines file written in parts: its parts so far, the rows of its articles (their
         # chunks are stored, they wait for their doc_ids) and the id of the first of them.
         self._parts: list[JsonlPart] = []
@@ -197,17 +198,17 @@ class _Writer:
                 self._doc_ids = set()
             # The reader keeps ids unique within a file; this guards the store's unique index.
             for index in articles:
-                doc_id = batch.articles[index][0][0]
+                doc_id = batch.articles[index][0]
                 if doc_id not in self._doc_ids:
                     self._doc_ids.add(doc_id)
                     kept.append(index)
                     rel_paths.append(file.stored.rel_path)
         self.store.add_files(new_files)
-        rows = self._chunk_rows(batch, kept)
-        self.store.add_article_rows(rel_paths, [batch.articles[index][0] for index in kept], rows)
+        first_id = self.store.next_article_id()
+        self.store.insert_articles(first_id, rel_paths, [batch.articles[i] for i in kept])
+        self._insert_chunks(kept, first_id)
         # Stored as they come rather than all at the end, where nothing else would overlap.
         self.store.add_terms(self.term_ids.take_added())
-        self.chunks_written += sum(map(len, rows))
 
     def write_part(
         self, file: ChangedFile, first: bool, part: JsonlPart, batch: PreparedBatch
@@ -224,11 +225,11 @@ class _Writer:
             if file.replace:
                 self.store.remove_file(file.stored.rel_path)
             self._parts_first_id = self.store.next_article_id()
-        rows = self._chunk_rows(batch, range(len(batch.articles)))
-        self.store.insert_chunks(self._parts_first_id + len(self._part_articles), rows)
-        self._part_articles.extend(row for row, _ in batch.articles)
+        self._insert_chunks(
+            range(len(batch.articles)), self._parts_first_id + len(self._part_articles)
+        )
+        self._part_articles.extend(batch.articles)
         self.store.add_terms(self.term_ids.take_added())
-        self.chunks_written += sum(map(len, rows))
 
     def finish_parts(self, file: ChangedFile) -> None:
         """Store the articles of a file written in parts, once its last part is written."""
@@ -245,57 +246,70 @@ class _Writer:
             self.store.insert_articles(self._parts_first_id, repeat(rel_path), keyed)
         self._parts, self._part_articles, self._parts_first_id = [], [], None
 
-    def _chunk_rows(self, batch: PreparedBatch, kept: Sequence[int]) -> list[list[ChunkBlobRow]]:
-        """The store rows of the chunks of the batch's articles ``kept``, one list each."""
-        token_ranges = [self._token_range(index) for index in kept]
-        blob = self._store_term_blob(token_ranges)
-        rows: list[list[ChunkBlobRow]] = []
-        offset = 0  # where the article's terms start in blob, in tokens
-        for index, (token_start, token_end) in zip(kept, token_ranges, strict=True):
-            shift = token_start - offset  # batch token position → blob token position
-            chunks = batch.articles[index][1]
-            first_chunk = self._first_chunks[index]
-            chunk_ends = self._token_ends[first_chunk : first_chunk + len(chunks)]
-            sentence_ends = self._sentence_ends[first_chunk : first_chunk + len(chunks)]
-            chunk_start = token_start
-            sentences_start = self._sentence_ends[first_chunk - 1] if first_chunk else 0
-            article_rows: list[ChunkBlobRow] = []
-            for (paragraph, text, start, end), chunk_end, sentences_end in zip(
-                chunks, chunk_ends, sentence_ends, strict=True
-            ):
-                terms = blob[4 * (chunk_start - shift) : 4 * (chunk_end - shift)]
-                sentences = self._sentences[sentences_start:sentences_end]
-                article_rows.append((paragraph, text, start, end, sentences, terms))
-                chunk_start, sentences_start = chunk_end, sentences_end
-            rows.append(article_rows)
-            offset += token_end - token_start
-        return rows
+    def _insert_chunks(self, kept: Sequence[int], first_id: int) -> None:
+        """Store the chunks of the batch's articles ``kept``, whose ids are ``first_id`` on."""
+        every = len(kept) == len(self._chunk_counts)
+        if every:  # the batch's columns as they are
+            columns, counts = self._columns, self._chunk_counts
+        else:  # some articles dropped (see write_many): their chunks left out
+            first = self._first_chunks
+            chunks = [c for index in kept for c in range(first[index], first[index + 1])]
+            columns = [[column[c] for c in chunks] for column in self._columns]
+            counts = [self._chunk_counts[index] for index in kept]
+        paragraphs, texts, starts, ends, term_starts, term_ends, from_, to = columns
+        if every:
+            blob = self._store_term_blob(self._token_ids)
+        else:
+            pieces = [self._token_ids[a:b] for a, b in zip(term_starts, term_ends, strict=True)]
+            blob = self._store_term_blob(np.concatenate(pieces) if pieces else self._token_ids[:0])
+            term_ends = list(accumulate(b - a for a, b in zip(term_starts, term_ends, strict=True)))
+            term_starts = [0, *term_ends[:-1]]
+        ids = np.repeat(np.arange(first_id, first_id + len(counts)), counts).tolist()
+        sentences = self._sentences
+        self.store.insert_chunks(
+            zip(
+                ids,
+                paragraphs,
+                texts,
+                starts,
+                ends,
+                [sentences[4 * a : 4 * b] for a, b in zip(from_, to, strict=True)],
+                [blob[4 * a : 4 * b] for a, b in zip(term_starts, term_ends, strict=True)],
+                strict=True,
+            )
+        )
+        self.chunks_written += len(paragraphs)
 
     def _use(self, batch: PreparedBatch) -> None:
+        """Read ``batch`` into columns, one list per field with an item per chunk: paragraph,
+        text, start, end, where its terms start and end in the batch's tokens, where its
+        sentence offsets start and end in the batch's (int32 positions)."""
         if batch is self._batch:
             return
         self._batch = batch
         self._store_ids = self.term_ids.lookup(batch.terms)
         self._token_ids = np.frombuffer(batch.token_ids, dtype=np.int32)
-        self._token_ends = np.frombuffer(batch.token_ends, dtype=np.int32).tolist()
         self._sentences = bytearray(batch.sentences)  # its slices bind as they are: see store
-        self._sentence_ends = (np.frombuffer(batch.sentence_ends, dtype=np.int32) * 4).tolist()
-        self._first_chunks = [0, *accumulate(len(chunks) for _, chunks in batch.articles)]
+        paragraphs, starts, ends = _int32s(batch.chunk_numbers).reshape(-1, 3).T.tolist()
+        term_ends = _int32s(batch.token_ends).tolist()
+        sentence_ends = _int32s(batch.sentence_ends).tolist()
+        self._columns = [
+            paragraphs,
+            batch.texts,
+            starts,
+            ends,
+            [0, *term_ends[:-1]],
+            term_ends,
+            [0, *sentence_ends[:-1]],
+            sentence_ends,
+        ]
+        self._chunk_counts = _int32s(batch.chunk_counts).tolist()
+        self._first_chunks = [0, *accumulate(self._chunk_counts)]
 
-    def _token_range(self, index: int) -> tuple[int, int]:
-        first, end = self._first_chunks[index], self._first_chunks[index + 1]
-        start = self._token_ends[first - 1] if first else 0
-        return start, self._token_ends[end - 1] if end > first else start
-
-    def _store_term_blob(self, token_ranges: list[tuple[int, int]]) -> bytearray:
-        """The store's term ids of these token ranges of the batch, as int32 bytes (a bytearray:
-        see store.ChunkBlobRow). Terms new to the store get ids in order of first appearance,
-        so ids do not depend on batching."""
-        if len(token_ranges) == 1 or not token_ranges:
-            start, end = token_ranges[0] if token_ranges else (0, 0)
-            local = self._token_ids[start:end]
-        else:
-            local = np.concatenate([self._token_ids[start:end] for start, end in token_ranges])
+    def _store_term_blob(self, local: np.ndarray) -> bytearray:
+        """The store's term ids of these batch term ids, as int32 bytes (a bytearray: see
+        store.ChunkBlobRow). Terms new to the store get ids in order of first appearance, so
+        ids do not depend on batching."""
         store_ids = self._store_ids[local]
         is_new = store_ids < 0
         if is_new.any():
@@ -304,6 +318,10 @@ class _Writer:
                 self._store_ids[term_index] = self.term_ids.add(self._batch.terms[term_index])
             store_ids = self._store_ids[local]
         return bytearray(store_ids.astype(np.int32))
+
+
+def _int32s(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.int32)
 
 
 def write_articles(

@@ -27,26 +27,27 @@ if TYPE_CHECKING:
     # worker's start-up.
     from retrieval.store import ArticleRow
 
-# A chunk as prepared: paragraph, text, start, end.
-PreparedChunk = tuple[int, str, int, int]
-PreparedArticle = tuple["ArticleRow", list[PreparedChunk]]
 FileOutcome = tuple[list[str], int]  # a parsed file's warnings and number of articles
 
 
 class PreparedBatch(NamedTuple):
-    """Articles ready to store. A chunk's terms are the article's title, then its own text:
-    questions name the subject ("the Super Bowl", "the Kremlin") that a paragraph deep inside
-    the article no longer repeats."""
+    """Articles ready to store, their chunks as columns (chunk after chunk, an article's after
+    the previous article's): a column of numbers is one blob, where a tuple per chunk would
+    cost a hundred thousand objects to build, pickle and unpickle.
 
+    A chunk's terms are the article's title, then its own text: questions name the subject
+    ("the Super Bowl", "the Kremlin") that a paragraph deep inside the article no longer
+    repeats."""
+
+    articles: list[ArticleRow]
+    chunk_counts: bytes  # int32, one per article: how many chunks it has
+    chunk_numbers: bytes  # int32, three per chunk: paragraph, start, end (as in store rows)
+    texts: list[str]  # one per chunk
     terms: list[str]  # the batch's own vocabulary, in order of first appearance
-    token_ids: bytes  # int32 indexes into ``terms``: every chunk's terms, chunk after chunk
-    token_ends: bytes  # int32, one per chunk in batch order: where its terms end in token_ids
-    # Every chunk's sentence offsets, chunk after chunk (store.sentence_blob's int32 values),
-    # and one int32 per chunk: where its values end. One blob for the batch, not one per chunk:
-    # building and pickling a hundred thousand small blobs cost more than the writer's slicing.
-    sentences: bytes
-    sentence_ends: bytes
-    articles: list[PreparedArticle]
+    token_ids: bytes  # int32 indexes into ``terms``: every chunk's terms
+    token_ends: bytes  # int32, one per chunk: where its terms end in token_ids
+    sentences: bytes  # int32: every chunk's sentence offsets (store.sentence_blob's values)
+    sentence_ends: bytes  # int32, one per chunk: where its offsets end in sentences
 
 
 def prepare_files(
@@ -78,31 +79,40 @@ def prepare_articles(articles: Sequence[Article]) -> PreparedBatch:
     encoder = _batch_encoder()
     encode = encoder.encode
     flatten = chain.from_iterable
+    rows: list[ArticleRow] = []
+    counts: list[int] = []
+    numbers: list[int] = []
+    texts: list[str] = []
     ids: list[int] = []  # term ids in the encoder's vocabulary, stopwords included
     ends: list[int] = []
     offsets: list[int] = []
     offset_ends: list[int] = []
-    prepared: list[PreparedArticle] = []
     for article in articles:
+        rows.append(
+            (article.doc_id, article.title, article.url, article.date, len(article.paragraphs))
+        )
         title_ids = encode(article.title)
-        chunks: list[PreparedChunk] = []
-        for paragraph, text, start, end, sentences in chunk_spans(article.paragraphs):
+        spans = chunk_spans(article.paragraphs)
+        counts.append(len(spans))
+        for paragraph, text, start, end, sentences in spans:
+            numbers += (paragraph, start, end)
+            texts.append(text)
             ids += title_ids
             ids += encode(text)
             ends.append(len(ids))
             offsets += flatten(sentences)
             offset_ends.append(len(offsets))
-            chunks.append((paragraph, text, start, end))
-        row = (article.doc_id, article.title, article.url, article.date, len(article.paragraphs))
-        prepared.append((row, chunks))
     terms, token_ids, token_ends = _local_vocabulary(encoder.terms, ids, ends)
     return PreparedBatch(
-        terms,
-        token_ids.tobytes(),
-        token_ends.tobytes(),
-        _int32s(offsets).tobytes(),
-        _int32s(offset_ends).tobytes(),
-        prepared,
+        articles=rows,
+        chunk_counts=_int32s(counts).tobytes(),
+        chunk_numbers=_int32s(numbers).tobytes(),
+        texts=texts,
+        terms=terms,
+        token_ids=token_ids.tobytes(),
+        token_ends=token_ends.tobytes(),
+        sentences=_int32s(offsets).tobytes(),
+        sentence_ends=_int32s(offset_ends).tobytes(),
     )
 
 

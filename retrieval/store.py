@@ -289,7 +289,11 @@ class Store:
         each article of the file in ``rel_paths`` at the same position."""
         first_id = self.next_article_id()
         self.insert_articles(first_id, rel_paths, articles)
-        self.insert_chunks(first_id, chunks)
+        self.insert_chunks(
+            (article_id, *chunk)
+            for article_id, article_chunks in zip(range(first_id, 1 << 62), chunks, strict=False)
+            for chunk in article_chunks
+        )
 
     def next_article_id(self) -> int:
         """The id the next article stored will have; ids are given in order from it."""
@@ -298,8 +302,7 @@ class Store:
     def insert_articles(
         self, first_id: int, rel_paths: Sequence[str], articles: Sequence[ArticleRow]
     ) -> None:
-        """Store articles with ids from ``first_id`` on; their chunks may come before or
-        after (``insert_chunks``), within the same transaction."""
+        """Store articles with ids from ``first_id`` on."""
         self.db.conn.executemany(
             "INSERT INTO articles (id, doc_id, rel_path, title, url, date, paragraphs)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -311,18 +314,13 @@ class Store:
             ],
         )
 
-    def insert_chunks(self, first_id: int, chunks: Sequence[Sequence[ChunkBlobRow]]) -> None:
-        """Store the chunks of the articles with ids from ``first_id`` on, one list each."""
+    def insert_chunks(self, rows: Iterable[tuple]) -> None:
+        """Store chunks, each row its article's id and then a ChunkBlobRow. The article may
+        be stored before or after (``insert_articles``), within the same transaction."""
         self.db.conn.executemany(
             'INSERT INTO chunks (article_id, paragraph, text, start, "end", sentences,'
             " token_ids) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (article_id, *chunk)
-                for article_id, article_chunks in zip(
-                    range(first_id, 1 << 62), chunks, strict=False
-                )
-                for chunk in article_chunks
-            ],
+            rows,
         )
 
     def transaction(self):

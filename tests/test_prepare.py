@@ -41,15 +41,19 @@ def decoded_chunks(batch: PreparedBatch) -> list[tuple]:
     ids = np.frombuffer(batch.token_ids, dtype=np.int32).tolist()
     ends = np.frombuffer(batch.token_ends, dtype=np.int32).tolist()
     sentence_ends = np.frombuffer(batch.sentence_ends, dtype=np.int32).tolist()
+    numbers = np.frombuffer(batch.chunk_numbers, dtype=np.int32).reshape(-1, 3).tolist()
+    counts = np.frombuffer(batch.chunk_counts, dtype=np.int32).tolist()
+    doc_ids = [
+        row[0] for row, count in zip(batch.articles, counts, strict=True) for _ in range(count)
+    ]
     chunks, position, sentences_start = [], 0, 0
-    for row, article_chunks in batch.articles:
-        for paragraph, text, start, end in article_chunks:
-            end_of_terms = ends[len(chunks)]
-            end_of_sentences = 4 * sentence_ends[len(chunks)]
-            terms = [batch.terms[i] for i in ids[position:end_of_terms]]
-            sentences = batch.sentences[sentences_start:end_of_sentences]
-            chunks.append((row[0], paragraph, text, start, end, sentences, terms))
-            position, sentences_start = end_of_terms, end_of_sentences
+    for n, (doc_id, (paragraph, start, end), text) in enumerate(
+        zip(doc_ids, numbers, batch.texts, strict=True)
+    ):
+        terms = [batch.terms[i] for i in ids[position : ends[n]]]
+        sentences = batch.sentences[sentences_start : 4 * sentence_ends[n]]
+        chunks.append((doc_id, paragraph, text, start, end, sentences, terms))
+        position, sentences_start = ends[n], 4 * sentence_ends[n]
     return chunks
 
 
@@ -73,7 +77,7 @@ def test_prepared_chunks_are_the_chunks_terms_and_sentences_of_the_article():
     articles = [seed_article(), *short_articles()]
     batch = prepare_articles(articles)
     assert decoded_chunks(batch) == expected_chunks(articles)
-    assert [row for row, _ in batch.articles] == [
+    assert batch.articles == [
         (a.doc_id, a.title, a.url, a.date, len(a.paragraphs)) for a in articles
     ]
 
