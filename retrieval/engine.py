@@ -18,8 +18,9 @@ from retrieval.answerer import RERANK_DEPTH, Answerer
 from retrieval.answers import AnswerResult
 from retrieval.bm25 import BM25Index
 from retrieval.documents import Article, Passage
+from retrieval.index_pipeline import PendingFile
 from retrieval.index_update import update_index
-from retrieval.indexer import IndexSummary, PendingFile, Progress, write_articles
+from retrieval.indexer import IndexSummary, Progress, write_articles
 from retrieval.store import REBUILD_HINT, SourceInfo, Store, StoredFile, StoreError
 from retrieval.tokenizer import tokenize
 

@@ -21,6 +21,7 @@ import retrieval.index_pipeline as pipeline_module
 import retrieval.indexer as indexer
 from retrieval.documents import Article
 from retrieval.index_pipeline import Limits, PendingFile, Pipeline, _Step
+from retrieval.index_writer import StoreWriter
 from retrieval.indexer import IndexSummary, refresh, write_articles
 from retrieval.prepare import prepare_articles
 from retrieval.store import Store, StoredFile
@@ -270,7 +271,7 @@ def test_an_article_id_repeated_in_a_file_is_stored_once_and_adds_no_terms(tmp_p
     stored = StoredFile("x.jsonl", "hash", 1, 1)
 
     written = Store(tmp_path / "written.db")
-    writer = indexer._Writer(written, IndexSummary())
+    writer = StoreWriter(written, IndexSummary())
     file = PendingFile(stored, False, [])
     with written.transaction():
         writer.write(file, True, prepare_articles([first]), range(1))

@@ -33,6 +33,7 @@ import retrieval.indexer as indexer_module
 from bot import formatting, serve
 from retrieval.engine import QAEngine, stored_generation
 from retrieval.index_pipeline import worker_pool
+from retrieval.index_writer import StoreWriter
 from retrieval.indexer import IndexingCancelled
 
 TOKEN = "246810:AAH-reload-cancel-test-token"
@@ -85,7 +86,7 @@ def test_a_reload_cancelled_between_batches_stops_the_workers(engine, seeds_corp
     add_articles(seeds_corpus, 6)
     generation = stored_generation(engine.db_path)
     cancel = threading.Event()
-    real_write = indexer_module._Writer.write_many
+    real_write = StoreWriter.write_many
     written = []
 
     def write_then_cancel(self, writes, batch):
@@ -93,7 +94,7 @@ def test_a_reload_cancelled_between_batches_stops_the_workers(engine, seeds_corp
         real_write(self, writes, batch)
         cancel.set()
 
-    monkeypatch.setattr(indexer_module._Writer, "write_many", write_then_cancel)
+    monkeypatch.setattr(StoreWriter, "write_many", write_then_cancel)
     with pytest.raises(IndexingCancelled):
         engine.reload(cancel=cancel)
     assert len(written) == 1  # cancelled after the first batch, not after all of them
@@ -123,14 +124,14 @@ def test_an_exception_from_the_progress_callback_ends_a_parallel_reload(
     monkeypatch.setattr(indexer_module, "BATCH_ARTICLES", 1)
     add_articles(seeds_corpus, 6)
     generation = stored_generation(engine.db_path)
-    real_write = indexer_module._Writer.write_many
+    real_write = StoreWriter.write_many
     written = []
 
     def count_writes(self, writes, batch):
         written.extend(file.stored.rel_path for file, _, _ in writes)
         real_write(self, writes, batch)
 
-    monkeypatch.setattr(indexer_module._Writer, "write_many", count_writes)
+    monkeypatch.setattr(StoreWriter, "write_many", count_writes)
 
     def stop_after_the_first_file(stage: str, done: int, total: int) -> None:
         if done >= 2:  # the unchanged bundled article, then the first new file
