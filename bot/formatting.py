@@ -17,7 +17,7 @@ from typing import Protocol
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram_html import TelegramHTMLError, check_message
-from retrieval.answers import Answer, AnswerResult
+from retrieval.answers import LOW_CONFIDENCE, Answer, AnswerResult
 
 ELLIPSIS = "…"
 SOURCES_PAGE_SIZE = 10
@@ -123,10 +123,6 @@ def _first_fitting(render: Callable[[_Budget], str], fallback: str) -> str:
 
 # -- answers ----------------------------------------------------------------------------------
 
-# Under this confidence the reply says it may not answer: calibrated on SQuAD, fewer than one
-# such answer in four holds the answer (docs/evaluation.md), and on a big archive most answers
-# to questions it does not cover land here.
-LOW_CONFIDENCE = 0.3
 LOW_CONFIDENCE_TEXT = "Not sure this answers it. The closest I found:"
 NO_ANSWER_TEXT = (
     "The articles I have don't answer that. Try rephrasing the question with other words or"

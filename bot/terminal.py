@@ -7,9 +7,11 @@ import sys
 import textwrap
 import time
 
-from retrieval.answers import Answer, AnswerResult
+from retrieval.answers import LOW_CONFIDENCE, Answer, AnswerResult
 
 MIN_SHOWN = 0.2  # confidence a further answer needs to be printed
+NO_ANSWER_TEXT = "The articles don't answer this question."
+LOW_CONFIDENCE_TEXT = "Not sure this answers it. The closest found:"
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 
 
@@ -35,7 +37,7 @@ def render_result(result: AnswerResult, *, color: bool = False) -> str:
     width = min(shutil.get_terminal_size((100, 20)).columns, 100)
     lines = [_style(f"Q: {result.question}", _DIM, color)]
     if result.no_answer:
-        lines.append("The articles don't answer this question.")
+        lines.append(NO_ANSWER_TEXT)
         if result.answers:
             lines.append("Closest passages:")
             for answer in result.answers:
@@ -44,6 +46,8 @@ def render_result(result: AnswerResult, *, color: bool = False) -> str:
     # Further answers only when they are credible: a 0.00 runner-up is noise to a reader
     # (``--json`` still lists every answer).
     shown = [a for i, a in enumerate(result.answers) if i == 0 or a.confidence >= MIN_SHOWN]
+    if shown and shown[0].confidence < LOW_CONFIDENCE:
+        lines.append(LOW_CONFIDENCE_TEXT)
     for number, answer in enumerate(shown, 1):
         head = answer.answer if answer.answer else answer.sentence
         prefix = "A:" if number == 1 else f"{number}."

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+# Under this confidence an answer is shown as a guess (the bot and the command line say they
+# are not sure): calibrated on SQuAD, fewer than one such answer in four holds the answer
+# (docs/evaluation.md), and on a big archive most answers to questions it does not cover land
+# here.
+LOW_CONFIDENCE = 0.3
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
