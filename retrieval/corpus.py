@@ -23,7 +23,11 @@ from retrieval.documents import Article
 from retrieval.json_reader import JsonlPart, read_json, read_jsonl, read_jsonl_part
 from retrieval.text_reader import read_markdown, read_plain_text
 
+# A file is parsed whole, in one worker, up to this size; a JSON Lines file (an archive's
+# export, one article per line) is cut into parts for the workers (see jsonl_parts) and may be
+# bigger: its bytes are all the indexer holds of it at once.
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_JSONL_BYTES = 1024 * 1024 * 1024
 SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
 
 BINARY_SNIFF_BYTES = 8192
@@ -71,8 +75,15 @@ class ParsedFile:
 DirKey = tuple[int, int]  # (st_dev, st_ino): the folder itself, whatever path leads to it
 
 
+def size_limit(
+    rel_path: str, max_bytes: int = MAX_FILE_BYTES, max_jsonl_bytes: int = MAX_JSONL_BYTES
+) -> int:
+    """The size over which a file is skipped as too large."""
+    return max_jsonl_bytes if rel_path.lower().endswith(".jsonl") else max_bytes
+
+
 def list_corpus_files(
-    root: Path, max_bytes: int = MAX_FILE_BYTES
+    root: Path, max_bytes: int = MAX_FILE_BYTES, max_jsonl_bytes: int = MAX_JSONL_BYTES
 ) -> tuple[list[CorpusFile], list[SkippedFile]]:
     """Supported files under ``root`` and the entries passed over, both sorted by rel_path.
 
@@ -93,7 +104,7 @@ def list_corpus_files(
     except OSError as error:
         reason = _os_reason(error)
         raise CorpusNotFound(f"cannot open the corpus folder {root}: {reason}") from error
-    walk = _Walk(root, max_bytes)
+    walk = _Walk(root, max_bytes, max_jsonl_bytes)
     walk.run(_dir_key(root_stat))
     return sorted(walk.files, key=lambda f: f.rel_path), sorted(walk.skipped)
 
@@ -103,9 +114,10 @@ def _dir_key(st: os.stat_result) -> DirKey:
 
 
 class _Walk:
-    def __init__(self, root: Path, max_bytes: int) -> None:
+    def __init__(self, root: Path, max_bytes: int, max_jsonl_bytes: int) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        self.max_jsonl_bytes = max_jsonl_bytes
         self.files: list[CorpusFile] = []
         self.skipped: list[SkippedFile] = []
         self.visited: dict[DirKey, str] = {}
@@ -170,8 +182,8 @@ class _Walk:
         if suffix not in SUPPORTED_SUFFIXES:
             reason = f"unsupported type {suffix}" if suffix else "unsupported type (no suffix)"
             self.skipped.append(SkippedFile(rel, reason))
-        elif st.st_size > self.max_bytes:
-            self.skipped.append(SkippedFile(rel, _too_large(st.st_size, self.max_bytes)))
+        elif st.st_size > (limit := size_limit(rel, self.max_bytes, self.max_jsonl_bytes)):
+            self.skipped.append(SkippedFile(rel, _too_large(st.st_size, limit)))
         elif st.st_size == 0:
             self.skipped.append(SkippedFile(rel, "empty"))
         else:
@@ -211,8 +223,11 @@ def _human_size(n: int) -> str:
 # --- reading --------------------------------------------------------------------------------
 
 
-def read_file_bytes(file: CorpusFile, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+def read_file_bytes(
+    file: CorpusFile, max_bytes: int = MAX_FILE_BYTES, max_jsonl_bytes: int = MAX_JSONL_BYTES
+) -> bytes:
     """The file's bytes; SkippedFileError(reason) if it cannot be read now."""
+    max_bytes = size_limit(file.rel_path, max_bytes, max_jsonl_bytes)
     try:
         # O_NONBLOCK: a FIFO put where a file was listed must not hang the indexer on open.
         fd = os.open(file.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -254,6 +269,9 @@ def _parse(rel_path: str, data: bytes) -> ParsedFile:
         return ParsedFile([], ["empty"])
     if looks_binary(data):
         return ParsedFile([], ["binary file"])
+    if len(data) > MAX_FILE_BYTES:  # a JSON Lines file that could not be cut into parts
+        limit = _human_size(MAX_FILE_BYTES)
+        return ParsedFile([], [f"too large to read whole (over {limit}) and not UTF-8 text"])
     text, warnings = decode_text(data)
     if not text.strip():
         return ParsedFile([], [*warnings, "empty"])
@@ -286,7 +304,6 @@ def jsonl_parts(rel_path: str, data: bytes, part_bytes: int) -> list[tuple[int, 
         or not data.strip()
         or any(data.startswith(bom) for bom, _ in _BOMS)
         or looks_binary(data)
-        or not (data.isascii() or _is_utf8(data))
     ):
         return None
     parts: list[tuple[int, int, int]] = []
@@ -297,6 +314,8 @@ def jsonl_parts(rel_path: str, data: bytes, part_bytes: int) -> list[tuple[int, 
         parts.append((start, end, line))
         line += data.count(b"\n", start, end)
         start = end
+    if not data.isascii() and not all(_is_utf8(data[start:end]) for start, end, _ in parts):
+        return None  # checked part by part: a line end is never inside a UTF-8 sequence
     return parts
 
 

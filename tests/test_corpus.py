@@ -467,6 +467,20 @@ def test_too_large_files_are_skipped(tmp_path):
         read_file_bytes(small, max_bytes=2048)
 
 
+def test_json_lines_files_may_be_bigger_than_files_read_whole(tmp_path):
+    # A JSON Lines export is read in parts (tests/test_jsonl_parts.py): its own, higher limit.
+    write(tmp_path / "big.txt", "x" * 3000)
+    write(tmp_path / "archive.jsonl", "x" * 3000)
+    write(tmp_path / "huge.jsonl", "x" * 9000)
+    files, skipped = list_corpus_files(tmp_path, max_bytes=2048, max_jsonl_bytes=8192)
+    assert [f.rel_path for f in files] == ["archive.jsonl"]
+    assert skipped == [
+        SkippedFile("big.txt", "too large (2.9 KB > 2 KB)"),
+        SkippedFile("huge.jsonl", "too large (8.8 KB > 8 KB)"),
+    ]
+    assert len(read_file_bytes(files[0], max_bytes=2048, max_jsonl_bytes=8192)) == 3000
+
+
 def test_symlink_loops_and_repeated_folders_are_walked_once(tmp_path):
     write(tmp_path / "real" / "story.txt")
     os.symlink(tmp_path, tmp_path / "real" / "loop")  # points back at an ancestor

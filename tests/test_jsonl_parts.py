@@ -9,9 +9,12 @@ from itertools import pairwise
 import pytest
 
 import retrieval.corpus as corpus_module
-from retrieval.corpus import jsonl_parts, parse_file, parse_jsonl_part
+import retrieval.indexer as indexer
+from retrieval.corpus import SkippedFile, jsonl_parts, parse_file, parse_jsonl_part
 from retrieval.documents import Article
+from retrieval.indexer import refresh
 from retrieval.json_reader import jsonl_doc_ids
+from retrieval.store import Store
 
 LINES = [
     "",
@@ -88,3 +91,17 @@ def test_a_part_that_cannot_be_read_loses_its_records_not_their_numbers(monkeypa
     articles, warnings = read_in_parts("notes.jsonl", data, 30)  # two lines a part
     assert [a.doc_id for a in articles] == [f"notes.jsonl#{n}" for n in (1, 2, 5, 6)]
     assert warnings == ["lines 3-4: could not parse (ValueError: simulated)"]
+
+
+def test_a_json_lines_file_too_big_to_read_whole_is_indexed_in_parts(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus_module, "MAX_FILE_BYTES", 1000)  # read whole up to 1,000 bytes
+    monkeypatch.setattr(indexer, "BATCH_BYTES", 400)
+    records = [{"id": n, "title": f"Note {n}", "body": f"Café note {n}."} for n in range(40)]
+    lines = [json.dumps(record, ensure_ascii=False) for record in records]
+    (tmp_path / "archive.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    (tmp_path / "latin1.jsonl").write_bytes("\n".join(lines).encode("latin-1"))
+    summary = refresh(Store.in_memory(), tmp_path)
+    assert (summary.added, summary.articles) == (1, 40)
+    assert summary.skipped == [
+        SkippedFile("latin1.jsonl", "too large to read whole (over 1000 bytes) and not UTF-8 text")
+    ]
