@@ -63,6 +63,15 @@ def render_result(result: AnswerResult, *, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+BYTE_STAGES = frozenset({"indexing"})  # stages that count bytes (retrieval.indexer.Progress)
+
+
+def _count(stage: str, done: int, total: int) -> str:
+    if stage in BYTE_STAGES:
+        return f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
+    return f"{done}/{total}"
+
+
 class ProgressBar:
     """A one-line progress bar on stderr, redrawn at most ten times a second."""
 
@@ -83,7 +92,7 @@ class ProgressBar:
         width = 30
         filled = width * done // max(total, 1)
         bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\r{stage:<18} [{bar}] {done}/{total}")
+        sys.stderr.write(f"\r{stage:<18} [{bar}] {_count(stage, done, total)}")
         sys.stderr.flush()
         self._drawn = True
 

@@ -95,7 +95,7 @@ class Writer(Protocol):
 
 
 class Ticker(Protocol):
-    def __call__(self, files_done: int = 0) -> None: ...
+    def __call__(self, bytes_done: int = 0) -> None: ...
 
 
 @dataclass
@@ -195,7 +195,8 @@ class Pipeline:
     """Hands steps to an executor ahead of the writer and writes their results in order.
 
     ``tick()`` is called before every write and at least every ``progress_seconds`` while
-    waiting for a worker; ``tick(files_done=1)`` once a file is written or skipped. An
+    waiting for a worker; ``tick(bytes_done=n)`` as n more bytes of the files are written or
+    skipped: a whole file's once it is done, a part's for a file read in parts. An
     exception from either ends the run; queued work is then dropped, not waited for.
     """
 
@@ -351,7 +352,7 @@ class Pipeline:
 
     def _parsed(self, file: IndexFile, parsed: ParsedFile) -> list[_Step]:
         if not self.writer.accept(file, parsed.warnings, len(parsed.articles)):
-            self.tick(files_done=1)
+            self.tick(bytes_done=file.stored.size)
             return []
         return self._article_steps(file, parsed.articles)
 
@@ -365,8 +366,8 @@ class Pipeline:
         self.tick()
         if writes:
             self.writer.write_many(writes, batch)
-        for _ in step.files:
-            self.tick(files_done=1)
+        for file in step.files:
+            self.tick(bytes_done=file.stored.size)
 
     def _write_part(self, step: _Step, part: JsonlPart, batch: PreparedBatch) -> None:
         file = step.files[0]
@@ -375,10 +376,11 @@ class Pipeline:
         self.writer.write_part(file, step.first, part, batch)
         if step.last:
             self.writer.finish_parts(file)
-            self.tick(files_done=1)
+        start, end, _ = step.part
+        self.tick(bytes_done=end - start)
 
     def _write_articles(self, step: _Step, batch: PreparedBatch) -> None:
         self.tick()
         self.writer.write(step.files[0], step.first, batch, range(len(batch.articles)))
         if step.last:
-            self.tick(files_done=1)
+            self.tick(bytes_done=step.files[0].stored.size)

@@ -30,7 +30,9 @@ from retrieval.index_pipeline import ChangedFile, IndexFile, Limits, Pipeline
 from retrieval.index_writer import IndexSummary, StoreWriter
 from retrieval.store import Store, StoredFile
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+# (stage, done, total). Indexing counts bytes of the corpus's files: one big file (an archive
+# read in parts) moves the count along as well as thousands of small ones.
+Progress = Callable[[str, int, int], None]
 
 
 class IndexingCancelled(Exception):
@@ -59,7 +61,8 @@ PROGRESS_SECONDS = 0.25  # the longest wait for a worker between two progress ca
 
 
 class _Ticker:
-    """Progress reports and cancel checks, counting files done."""
+    """Progress reports and cancel checks, counting the bytes of the files dealt with (a big
+    file read in parts moves the count along part by part)."""
 
     def __init__(self, progress: Progress | None, cancel: threading.Event | None, total: int):
         self.progress = progress
@@ -71,9 +74,9 @@ class _Ticker:
         if self.cancel is not None and self.cancel.is_set():
             raise IndexingCancelled("indexing cancelled")
 
-    def __call__(self, files_done: int = 0) -> None:
+    def __call__(self, bytes_done: int = 0) -> None:
         self.check_cancel()
-        self.done += files_done
+        self.done = min(self.done + bytes_done, self.total)  # a file may have grown meanwhile
         if self.progress:
             self.progress("indexing", self.done, self.total)
 
@@ -113,7 +116,8 @@ def refresh(
     """Update ``store`` from the files under ``corpus_root``. Raises CorpusNotFound when the
     folder is missing; every problem with a single file is a ``skipped`` entry instead.
 
-    ``progress("indexing", files done, files)`` is called after each file and at least every
+    ``progress("indexing", bytes done, bytes)`` is called after each file (each part of a file
+    read in parts), counting the listed files' sizes, and at least every
     ``PROGRESS_SECONDS`` while waiting for workers; an exception it raises ends the update
     with nothing of it kept. Setting ``cancel`` (from another thread) stops the update within
     a file or a batch of articles: IndexingCancelled is raised and nothing of it is kept."""
@@ -130,7 +134,7 @@ def refresh(
         or (previous.size, previous.mtime_ns) != (file.size, file.mtime_ns)
     )
     parallel = likely_new_bytes >= PARALLEL_MIN_BYTES
-    ticker = _Ticker(progress, cancel, len(files))
+    ticker = _Ticker(progress, cancel, sum(file.size for file in files))
     read_first = _parse_ahead(files, stored) if parallel else []
     checked: dict[str, ChangedFile | None] = {}
 
@@ -142,7 +146,7 @@ def refresh(
             else:
                 changed = _check_file(store, file, stored.get(file.rel_path), summary)
             if changed is None:
-                ticker(files_done=1)
+                ticker(bytes_done=file.size)
             else:
                 yield changed
 

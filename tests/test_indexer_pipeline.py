@@ -19,6 +19,7 @@ from processes import is_running
 
 import retrieval.index_pipeline as pipeline_module
 import retrieval.indexer as indexer
+from retrieval.corpus import list_corpus_files
 from retrieval.documents import Article
 from retrieval.index_pipeline import Limits, PendingFile, Pipeline, _Step
 from retrieval.index_writer import StoreWriter
@@ -248,12 +249,26 @@ def test_a_raising_progress_callback_rolls_back_and_stops_the_workers(
     assert refresh(store, corpus).added == 13  # nothing was left half done
 
 
+def test_progress_counts_bytes_and_moves_within_a_file_read_in_parts(
+    corpus, tmp_path, with_workers
+):
+    with_workers()
+    reports: list[tuple[str, int, int]] = []
+    refresh(Store(tmp_path / "index.db"), corpus, lambda *report: reports.append(report))
+    files, _ = list_corpus_files(corpus)
+    assert {total for _, _, total in reports} == {sum(file.size for file in files)}
+    done = [done for _, done, _ in reports]
+    assert done == sorted(done) and done[-1] == reports[-1][2]
+    # mixed.jsonl and a_big.jsonl move it along part by part, not only once each
+    assert len(set(done)) > len(files) + 2
+
+
 def test_progress_is_reported_while_waiting_for_a_worker():
     pending: Future = Future()
     ticks = []
 
-    def tick(files_done: int = 0) -> None:
-        ticks.append(files_done)
+    def tick(bytes_done: int = 0) -> None:
+        ticks.append(bytes_done)
         if len(ticks) == 3:
             pending.set_result("prepared")
 

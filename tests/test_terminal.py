@@ -3,7 +3,7 @@ a guess said to be one; no answer said plainly, with the closest passages."""
 
 from __future__ import annotations
 
-from bot.terminal import LOW_CONFIDENCE_TEXT, NO_ANSWER_TEXT, render_result
+from bot.terminal import LOW_CONFIDENCE_TEXT, NO_ANSWER_TEXT, ProgressBar, render_result
 from retrieval.answers import Answer, AnswerResult
 
 SENTENCE = "The attack on the town killed 87 people last week."
@@ -54,3 +54,13 @@ def test_no_answer_says_so_and_lists_the_closest_passages():
         "Closest passages:",
         f"  - “{SENTENCE}” — Gas attack, paragraph 16 <https://example.com/story>",
     ]
+
+
+def test_the_progress_bar_counts_megabytes_while_indexing_and_items_otherwise(capsys):
+    bar = ProgressBar()
+    bar.update("indexing", 15_000_000, 30_000_000)
+    bar.update("answering", 120, 2476)
+    bar.close()
+    lines = capsys.readouterr().err.split("\n")
+    assert lines[0].endswith("[###############---------------] 15.0/30.0 MB")
+    assert lines[1].startswith("\ranswering") and lines[1].endswith("] 120/2476")
