@@ -119,17 +119,32 @@ def html_paragraphs(soup_or_html: BeautifulSoup | str) -> list[str]:
     # List items count inside an article or <main>; in a bare <body> they are mostly menus.
     names = ("p", "li") if in_story else ("p",)
     elements = container.find_all(names)
-    # Of nested ones (<li><p>…</p></li>), the innermost carries the text.
+    # Nested ones keep only their own text: <li><p>…</p></li> is one paragraph, and so is each
+    # of <p>One<p>Two, which html.parser nests (HTML lets a paragraph's end tag be left out).
+    chosen = {id(element) for element in elements}
     holding_others = {id(parent) for element in elements for parent in element.parents}
     paragraphs = []
     for element in elements:
-        if id(element) not in holding_others and (text := collapse_whitespace(element.get_text())):
+        raw = _own_text(element, chosen) if id(element) in holding_others else element.get_text()
+        if text := collapse_whitespace(raw):
             paragraphs.append(text)
     if not paragraphs:
         # A page without <p> markup: its text lines are the nearest thing to paragraphs.
         lines = container.get_text("\n").split("\n")
         paragraphs = [text for line in lines if (text := collapse_whitespace(line))]
     return paragraphs
+
+
+def _own_text(element: Tag, chosen: set[int]) -> str:
+    """The text of ``element`` outside the chosen elements nested in it."""
+    own = []
+    for string in element.strings:
+        parent = string.parent
+        while parent is not element and id(parent) not in chosen:
+            parent = parent.parent
+        if parent is element:
+            own.append(string)
+    return "".join(own)
 
 
 def _story_container(soup: BeautifulSoup) -> tuple[Tag, bool]:

@@ -31,15 +31,22 @@ LIST_FIELDS = ("articles", "data", "items")
 MAX_LINE_WARNINGS = 5  # a file of garbage should not produce a warning per line
 
 # A body is read as HTML when it has an end tag or a line break of HTML, or starts with a
-# doctype or comment. A tag-like start is not enough: newswire marks company names and
-# tickers with angle brackets ("<America First Fund> said", "Sears, Roebuck and Co <S>"),
-# and reading those as tags would drop the names.
+# doctype, a comment or a block element ("<p>" with its ends left out, "<img …>"). Any
+# tag-like start is not enough: newswire marks company names and tickers with angle brackets
+# ("<America First Fund> said", "Sears, Roebuck and Co <S>"), and reading those as tags would
+# drop the names.
 _HTML_ELEMENTS = (
     "a|abbr|article|aside|b|blockquote|body|center|cite|code|del|div|em|figcaption|figure"
     "|font|footer|h[1-6]|head|header|html|i|iframe|ins|li|main|mark|nav|ol|p|picture|pre|q"
     "|s|script|section|small|span|strong|style|sub|sup|table|tbody|td|th|thead|time|tr|u|ul"
 )
-_HTML_RE = re.compile(rf"</(?:{_HTML_ELEMENTS})\s*>|<br\s*/?>|^\s*<!", re.IGNORECASE)
+_HTML_BLOCK_START = (
+    r"^\s*<(?:article|blockquote|body|div|figure|h[1-6]|header|html|img|main|ol|p|section"
+    r"|table|ul)(?=[\s>/])"
+)
+_HTML_RE = re.compile(
+    rf"</(?:{_HTML_ELEMENTS})\s*>|<br\s*/?>|^\s*<!|{_HTML_BLOCK_START}", re.IGNORECASE
+)
 # Not strict: exporters leave raw tabs and newlines inside strings. One shared decoder, since
 # json.loads with options builds a new one per call (per line of a JSON Lines file).
 _DECODER = json.JSONDecoder(strict=False)

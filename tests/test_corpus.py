@@ -153,8 +153,24 @@ def test_html_the_first_of_each_kind_of_metadata_counts():
     # An empty first <meta name="date"> hides the second; the next kind of date is used. The
     # first canonical link has no href: no URL.
     assert (article.title, article.url, article.date) == ("First heading", None, "2020-05-06")
-    # Nested paragraphs and items: only the innermost carries the text.
-    assert article.paragraphs == ("inner one.", "held in a paragraph.", "Plain item.")
+    # Nested paragraphs and items: each keeps its own text, as a browser shows them.
+    assert article.paragraphs == (
+        "Outer",
+        "inner one.",
+        "Item",
+        "held in a paragraph.",
+        "Plain item.",
+    )
+
+
+def test_html_paragraphs_without_end_tags_are_each_kept():
+    # HTML lets </p> be left out; html.parser then nests each paragraph in the one before.
+    page = "<html><body><h1>Ferry</h1><p>The ferry ran late.<p>It was <b>foggy</b>.<p>Again."
+    (article,) = parse_file("old.html", page.encode()).articles
+    assert article.paragraphs == ("The ferry ran late.", "It was foggy.", "Again.")
+    feed = b'{"title": "Ferry", "body": "<p>The ferry ran late.<p>It was foggy."}'
+    (record,) = parse_file("feed.json", feed).articles
+    assert record.paragraphs == ("The ferry ran late.", "It was foggy.")
 
 
 def test_html_metadata_fallbacks():
