@@ -117,7 +117,8 @@ def html_paragraphs(soup_or_html: BeautifulSoup | str) -> list[str]:
         line_break.replace_with(" ")
     container, in_story = _story_container(soup)
     # List items count inside an article or <main>; in a bare <body> they are mostly menus.
-    names = ("p", "li") if in_story else ("p",)
+    # A quotation can stand without <p> inside it.
+    names = ("p", "li", "blockquote") if in_story else ("p", "blockquote")
     elements = container.find_all(names)
     # Nested ones keep only their own text: <li><p>…</p></li> is one paragraph, and so is each
     # of <p>One<p>Two, which html.parser nests (HTML lets a paragraph's end tag be left out).

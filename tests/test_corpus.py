@@ -168,6 +168,9 @@ def test_html_paragraphs_without_end_tags_are_each_kept():
     page = "<html><body><h1>Ferry</h1><p>The ferry ran late.<p>It was <b>foggy</b>.<p>Again."
     (article,) = parse_file("old.html", page.encode()).articles
     assert article.paragraphs == ("The ferry ran late.", "It was foggy.", "Again.")
+    quoted = "<html><body><p>He said:</p><blockquote>We will sail again.</blockquote></body>"
+    (article,) = parse_file("quote.html", quoted.encode()).articles
+    assert article.paragraphs == ("He said:", "We will sail again.")  # a quote without <p>
     feed = b'{"title": "Ferry", "body": "<p>The ferry ran late.<p>It was foggy."}'
     (record,) = parse_file("feed.json", feed).articles
     assert record.paragraphs == ("The ferry ran late.", "It was foggy.")
