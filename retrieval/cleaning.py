@@ -63,12 +63,28 @@ def split_paragraphs(text: str) -> list[str]:
 
     Paragraphs end at blank lines. A line that starts with indentation starts a new paragraph
     too (hard-wrapped newswire: continuation lines are flush left, each paragraph is indented),
-    unless no line of the text is flush left: then indentation marks nothing.
+    unless no line of the text is flush left: then indentation marks nothing. A text with
+    neither, whose lines nearly all end a sentence, has a paragraph per line (exports that
+    separate paragraphs with a single newline); hard-wrapped lines mostly end mid-sentence.
     """
     if "\n" not in text:
         return [p] if (p := collapse_whitespace(text)) else []
     splitter = _PARAGRAPH_BREAK_RE if _FLUSH_LINE_RE.search(text) else _BLANK_LINE_RE
-    return [p for part in splitter.split(text) if (p := collapse_whitespace(part))]
+    parts = splitter.split(text)
+    if len(parts) == 1 and _lines_are_paragraphs(text):
+        parts = text.split("\n")
+    return [p for part in parts if (p := collapse_whitespace(part))]
+
+
+# How a sentence ends: its punctuation, then perhaps closing quotes or brackets.
+_SENTENCE_END_RE = re.compile(r"[.!?…][\"'”’»)\]]*\s*$")
+_LINES_ENDING_SENTENCES = 0.8  # share of lines that must end a sentence to be paragraphs
+
+
+def _lines_are_paragraphs(text: str) -> bool:
+    lines = [line for line in text.split("\n") if line.strip()]
+    ending = sum(1 for line in lines if _SENTENCE_END_RE.search(line))
+    return len(lines) > 1 and ending >= _LINES_ENDING_SENTENCES * len(lines)
 
 
 # Page furniture: whole paragraphs that belong to the web page, not to the story. Each pattern

@@ -308,6 +308,37 @@ def test_bundled_seed_article_is_cleaned():
     assert paragraphs[-1].startswith("Mr Putin’s decision to host Tillerson")
 
 
+def test_a_paragraph_per_line_is_read_as_such_and_hard_wrapped_lines_are_joined():
+    one_per_line = (
+        "Harbour reopens\n"
+        "Ships returned to the harbour on Tuesday, officials said.\n"
+        "The repairs will cost about 3 million dollars.\n"
+        '"We lost a week," a fisherman said.\n'
+    )
+    (article,) = parse_file("lines.txt", one_per_line.encode()).articles
+    assert article.paragraphs == (
+        "Ships returned to the harbour on Tuesday, officials said.",
+        "The repairs will cost about 3 million dollars.",
+        '"We lost a week," a fisherman said.',
+    )
+    feed = b'{"title": "Harbour", "body": "Ships returned.\\nRepairs will cost more."}'
+    assert parse_file("feed.json", feed).articles[0].paragraphs == (
+        "Ships returned.",
+        "Repairs will cost more.",
+    )
+    wrapped = (
+        "Harbour reopens\n"
+        "Ships returned to the harbour on Tuesday after the\n"
+        "storm passed, officials said. The repairs will cost\n"
+        "about 3 million dollars.\n"
+    )
+    (article,) = parse_file("wrapped.txt", wrapped.encode()).articles
+    assert article.paragraphs == (
+        "Ships returned to the harbour on Tuesday after the storm passed, officials said. The"
+        " repairs will cost about 3 million dollars.",
+    )
+
+
 def test_characters_are_normalised():
     text = "Cafe\u0301\u00a0news\x07\r\nline\u2028two\x85"
     assert clean_characters(text) == "Café\u00a0news\nline\ntwo"
