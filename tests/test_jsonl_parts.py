@@ -45,9 +45,10 @@ def read_in_parts(rel_path: str, data: bytes, part_bytes: int) -> tuple[list[Art
 
 @pytest.mark.parametrize("repeated_id", [False, True])
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
-def test_parts_of_every_size_read_as_the_whole_file(repeated_id, bom):
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_parts_of_every_size_read_as_the_whole_file(repeated_id, bom, newline):
     lines = [*LINES, json.dumps({"id": "a" if repeated_id else "f", "body": "Again."})]
-    data = bom + "\n".join(lines).encode()
+    data = bom + newline.join(lines).encode()
     whole = parse_file("feed.jsonl", data)
     assert len(whole.articles) == 5 and len(whole.warnings) == 4
     for part_bytes in range(1, len(data)):
