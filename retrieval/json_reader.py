@@ -136,27 +136,17 @@ def read_jsonl_part(
             articles.append(article)
             with_text.append(index)
     part.article_records = [part.article_records[index] for index in with_text]
-    for key_field in KEY_FIELDS:
-        keys = [_scalar(record.get(key_field)) for record in objects]
-        if all(keys):
-            part.keys[key_field] = keys  # type: ignore[assignment]
-            part.article_keys[key_field] = [keys[index] for index in with_text]  # type: ignore[misc]
+    part.keys = _record_keys(objects)
+    part.article_keys = {
+        key_field: [keys[index] for index in with_text] for key_field, keys in part.keys.items()
+    }
     return articles, part
 
 
 def jsonl_doc_ids(rel_path: str, parts: list[JsonlPart]) -> tuple[list[list[str]], list[str]]:
     """The doc_id of every article of every part, and the file's warnings: as if the file had
     been read in one part."""
-    key_field = next(
-        (
-            key_field
-            for key_field in KEY_FIELDS
-            if all(key_field in part.keys for part in parts)
-            and _distinct([key for part in parts for key in part.keys[key_field]])
-            and any(part.keys[key_field] for part in parts)
-        ),
-        None,
-    )
+    key_field = _key_field([part.keys for part in parts])
     doc_ids: list[list[str]] = []
     records_before = 0
     for part in parts:
@@ -181,22 +171,40 @@ def jsonl_doc_ids(rel_path: str, parts: list[JsonlPart]) -> tuple[list[list[str]
     return doc_ids, warnings
 
 
-def _distinct(keys: list[str]) -> bool:
-    return len(set(keys)) == len(keys)
+def _record_keys(records: list[dict]) -> dict[str, list[str]]:
+    """Each record's key, for the KEY_FIELDS that every one of ``records`` has as a scalar."""
+    keys: dict[str, list[str]] = {}
+    for key_field in KEY_FIELDS:
+        values = [_scalar(record.get(key_field)) for record in records]
+        if all(values):
+            keys[key_field] = values  # type: ignore[assignment]
+    return keys
+
+
+def _key_field(keys_of_parts: list[dict[str, list[str]]]) -> str | None:
+    """The first id field that every record of every part has, as a distinct string or number
+    (``_record_keys`` of each part); None if none does, or there are no records."""
+    for key_field in KEY_FIELDS:
+        if all(key_field in keys for keys in keys_of_parts):
+            values = [value for keys in keys_of_parts for value in keys[key_field]]
+            if values and len(set(values)) == len(values):
+                return key_field
+    return None
 
 
 def _articles(
     rel_path: str, records: Records, fallback_title: str, single: bool
 ) -> tuple[list[Article], list[str]]:
     objects = [(number, value) for number, value in records if isinstance(value, dict)]
-    key_field = _key_field([value for _, value in objects])
+    keys = _record_keys([value for _, value in objects])
+    key_field = _key_field([keys])
     articles: list[Article] = []
     without_text = 0
-    for number, record in objects:
+    for index, (number, record) in enumerate(objects):
         if single:
             doc_id = rel_path
         else:
-            key = _scalar(record[key_field]) if key_field else str(number)
+            key = keys[key_field][index] if key_field else str(number)
             doc_id = f"{rel_path}#{key}"
         article = _article(record, doc_id, fallback_title)
         if article is None:
@@ -215,15 +223,6 @@ def _articles(
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' if n != 1 else ''}"
-
-
-def _key_field(records: list[dict]) -> str | None:
-    """The first id field that every record has, as a distinct string or number."""
-    for key_field in KEY_FIELDS:
-        keys = [_scalar(record.get(key_field)) for record in records]
-        if records and all(keys) and len(set(keys)) == len(keys):
-            return key_field
-    return None
 
 
 def _scalar(value: Any) -> str | None:
