@@ -120,15 +120,18 @@ def html_paragraphs(soup_or_html: BeautifulSoup | str) -> list[str]:
     # A quotation can stand without <p> inside it.
     names = ("p", "li", "blockquote") if in_story else ("p", "blockquote")
     elements = container.find_all(names)
-    # Nested ones keep only their own text: <li><p>…</p></li> is one paragraph, and so is each
-    # of <p>One<p>Two, which html.parser nests (HTML lets a paragraph's end tag be left out).
-    chosen = {id(element) for element in elements}
-    holding_others = {id(parent) for element in elements for parent in element.parents}
-    paragraphs = []
-    for element in elements:
-        raw = _own_text(element, chosen) if id(element) in holding_others else element.get_text()
-        if text := collapse_whitespace(raw):
-            paragraphs.append(text)
+    # Each keeps its own text, the strings whose nearest chosen element it is: <li><p>…</p></li>
+    # is one paragraph, and so is each of <p>One<p>Two, which html.parser nests (HTML lets a
+    # paragraph's end tag be left out). One pass over the strings, however deep the nesting.
+    position = {id(element): n for n, element in enumerate(elements)}
+    texts: list[list[str]] = [[] for _ in elements]
+    for string in container.strings:
+        parent = string.parent
+        while parent is not None and parent is not container and id(parent) not in position:
+            parent = parent.parent
+        if parent is not None and id(parent) in position:
+            texts[position[id(parent)]].append(string)
+    paragraphs = [text for strings in texts if (text := collapse_whitespace("".join(strings)))]
     if not paragraphs:
         # A page without <p> markup: its text lines are the nearest thing to paragraphs.
         lines = container.get_text("\n").split("\n")
@@ -136,23 +139,17 @@ def html_paragraphs(soup_or_html: BeautifulSoup | str) -> list[str]:
     return paragraphs
 
 
-def _own_text(element: Tag, chosen: set[int]) -> str:
-    """The text of ``element`` outside the chosen elements nested in it."""
-    own = []
-    for string in element.strings:
-        parent = string.parent
-        while parent is not element and id(parent) not in chosen:
-            parent = parent.parent
-        if parent is element:
-            own.append(string)
-    return "".join(own)
+def _paragraph_text_length(container: Tag) -> int:
+    """How much text the container's paragraphs hold, each string counted once however the
+    paragraphs nest."""
+    return sum(len(string) for string in container.strings if string.find_parent("p"))
 
 
 def _story_container(soup: BeautifulSoup) -> tuple[Tag, bool]:
     articles = soup.find_all("article")
     if articles:
         # A page listing several teasers has several <article>s: the story is the longest.
-        return max(articles, key=lambda a: sum(len(p.get_text()) for p in a.find_all("p"))), True
+        return max(articles, key=_paragraph_text_length), True
     main = soup.find("main")
     if isinstance(main, Tag):
         return main, True

@@ -168,6 +168,11 @@ def test_html_paragraphs_without_end_tags_are_each_kept():
     page = "<html><body><h1>Ferry</h1><p>The ferry ran late.<p>It was <b>foggy</b>.<p>Again."
     (article,) = parse_file("old.html", page.encode()).articles
     assert article.paragraphs == ("The ferry ran late.", "It was foggy.", "Again.")
+    # A long old page: html.parser nests its thousands of paragraphs thousands deep; reading
+    # them is one pass over the text, not a pass per paragraph.
+    long_page = "<html><body><article><h1>Log</h1>" + "<p>Entry.<p>Note." * 3000 + "</article>"
+    (article,) = parse_file("long.html", long_page.encode()).articles
+    assert article.paragraphs == ("Entry.", "Note.")  # repeats are dropped, as always
     quoted = "<html><body><p>He said:</p><blockquote>We will sail again.</blockquote></body>"
     (article,) = parse_file("quote.html", quoted.encode()).articles
     assert article.paragraphs == ("He said:", "We will sail again.")  # a quote without <p>
