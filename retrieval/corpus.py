@@ -25,9 +25,11 @@ from retrieval.text_reader import read_markdown, read_plain_text
 
 # A file is parsed whole, in one worker, up to this size; a JSON Lines file (an archive's
 # export, one article per line) is cut into parts for the workers (see jsonl_parts) and may be
-# bigger: its bytes are all the indexer holds of it at once.
+# bigger: the indexer holds its bytes and a row per article, about twice its size at the
+# most (a 149 MB file: peak RSS 332 MB), which keeps a 512 MB one near the 1.5 GB that a
+# million paragraphs may take.
 MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_JSONL_BYTES = 1024 * 1024 * 1024
+MAX_JSONL_BYTES = 512 * 1024 * 1024
 SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
 
 BINARY_SNIFF_BYTES = 8192
