@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from retrieval.cleaning import clean_characters
 from retrieval.documents import Article
+from retrieval.feed_reader import read_feed
 from retrieval.json_reader import JsonlPart, read_json, read_jsonl, read_jsonl_part
 from retrieval.text_reader import read_markdown, read_plain_text
 
@@ -30,7 +31,8 @@ from retrieval.text_reader import read_markdown, read_plain_text
 # million paragraphs may take.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_JSONL_BYTES = 512 * 1024 * 1024
-SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
+SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".xml", ".rss", ".atom"}
+FEED_SUFFIXES = {".xml", ".rss", ".atom"}
 
 BINARY_SNIFF_BYTES = 8192
 _BINARY_MAX_BAD_SHARE = 0.3  # replacement or control characters in the sniffed start
@@ -285,6 +287,9 @@ def _parse(rel_path: str, data: bytes) -> ParsedFile:
         reader = read_json if suffix == ".json" else read_jsonl
         articles, record_warnings = reader(rel_path, text, fallback_title)
         warnings.extend(record_warnings)
+    elif suffix in FEED_SUFFIXES:
+        articles, feed_warnings = read_feed(rel_path, text, fallback_title)
+        warnings.extend(feed_warnings)
     else:
         read = {".txt": read_plain_text, ".md": read_markdown}.get(suffix) or _read_html
         article = read(clean_characters(text), rel_path, fallback_title)

@@ -461,6 +461,8 @@ def test_parse_file_rejects_unsupported_suffix():
                 ["{", "}", "[", "]", '"text": ', '"title": "T", ', '"x"', ",", "\n", "<p>",
                 "</p>", "<article>", "---\n", "title: a\n", "# ", "**", "    ", "Picture: X",
                 "Original URL: u", "\n\n", "word ", "\u00a0", "\x00", "\xff", "é",
+                "<rss>", "<item>", "</item>", "<entry>", "<title>", "<link href='u'/>",
+                "<![CDATA[", "]]>", "&lt;p&gt;", "&amp;", "&e;",
                 ]
             )
         ).map("".join).map(lambda s: s.encode("utf-8", "surrogatepass")),
