@@ -1,7 +1,8 @@
 """Cleaning text the way a news reader sees it.
 
 Three layers: characters (newlines, control characters, NFC), paragraph splitting (blank lines,
-or a newline followed by indentation as in hard-wrapped newswire), and paragraph filtering
+or a newline followed by indentation as in hard-wrapped newswire; HTML bodies of JSON records
+and feed items through the HTML reader), and paragraph filtering
 (page furniture dropped, photo credits cut off captions, repeats dropped). Every reader
 (plain text, Markdown, HTML, JSON) ends with ``finish_paragraphs`` so all formats are cleaned
 alike.
@@ -85,6 +86,37 @@ def _lines_are_paragraphs(text: str) -> bool:
     lines = [line for line in text.split("\n") if line.strip()]
     ending = sum(1 for line in lines if _SENTENCE_END_RE.search(line))
     return len(lines) > 1 and ending >= _LINES_ENDING_SENTENCES * len(lines)
+
+
+# A body (a JSON record's, a feed item's) is read as HTML when it has an end tag or a line
+# break of HTML, or starts with a doctype, a comment or a block element ("<p>" with its ends
+# left out, "<img …>"). Any tag-like start is not enough: newswire marks company names and
+# tickers with angle brackets ("<America First Fund> said", "Sears, Roebuck and Co <S>"), and
+# reading those as tags would drop the names.
+_HTML_ELEMENTS = (
+    "a|abbr|article|aside|b|blockquote|body|center|cite|code|del|div|em|figcaption|figure"
+    "|font|footer|h[1-6]|head|header|html|i|iframe|ins|li|main|mark|nav|ol|p|picture|pre|q"
+    "|s|script|section|small|span|strong|style|sub|sup|table|tbody|td|th|thead|time|tr|u|ul"
+)
+_HTML_BLOCK_START = (
+    r"^\s*<(?:article|blockquote|body|div|figure|h[1-6]|header|html|img|main|ol|p|section"
+    r"|table|ul)(?=[\s>/])"
+)
+_HTML_RE = re.compile(
+    rf"</(?:{_HTML_ELEMENTS})\s*>|<br\s*/?>|^\s*<!|{_HTML_BLOCK_START}", re.IGNORECASE
+)
+
+
+def body_paragraphs(text: str) -> list[str]:
+    """Paragraphs of a body that is either HTML or plain text, characters cleaned."""
+    text = clean_characters(text)
+    if "<" in text and _HTML_RE.search(text):
+        # Imported on first use: BeautifulSoup costs a tenth of a second that a corpus without
+        # HTML (and every `newsbite ask`) need not pay.
+        from retrieval.html_reader import html_paragraphs
+
+        return html_paragraphs(text)
+    return split_paragraphs(text)
 
 
 # Page furniture: whole paragraphs that belong to the web page, not to the story. Each pattern

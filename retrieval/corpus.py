@@ -269,7 +269,7 @@ def _parse(rel_path: str, data: bytes) -> ParsedFile:
     suffix = PurePosixPath(rel_path).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         return ParsedFile([], [f"unsupported type {suffix or '(no suffix)'}"])
-    if not data.strip():
+    if not data or data.isspace():  # (strip() would copy the whole file to see it)
         return ParsedFile([], ["empty"])
     if looks_binary(data):
         return ParsedFile([], ["binary file"])
@@ -308,7 +308,7 @@ def jsonl_parts(rel_path: str, data: bytes, part_bytes: int) -> list[tuple[int, 
     if (
         PurePosixPath(rel_path).suffix.lower() != ".jsonl"
         or len(data) <= part_bytes
-        or not data.strip()
+        or data.isspace()
         or any(data.startswith(bom) for bom, _ in _BOMS)
         or looks_binary(data)
     ):

@@ -11,14 +11,14 @@ Python's parser resolves no external entity and refuses entity expansion bombs (
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ElementTree
+from typing import NamedTuple
 
 from retrieval.cleaning import (
+    body_paragraphs,
     clean_characters,
     collapse_whitespace,
     finish_paragraphs,
-    split_paragraphs,
 )
 from retrieval.documents import Article
 
@@ -26,7 +26,16 @@ ITEM_TAGS = ("item", "entry")
 TEXT_TAGS = ("encoded", "content", "description", "summary")  # best first
 DATE_TAGS = ("pubDate", "published", "date", "updated")
 KEY_TAGS = ("guid", "id")
-_HTML_RE = re.compile(r"<[A-Za-z!/]")
+
+
+class _Item(NamedTuple):
+    """An item's fields, each from its first element of that kind."""
+
+    title: str
+    link: str | None
+    date: str | None
+    body: str
+    key: str | None  # guid / id
 
 
 def read_feed(rel_path: str, text: str, fallback_title: str) -> tuple[list[Article], list[str]]:
@@ -39,18 +48,16 @@ def read_feed(rel_path: str, text: str, fallback_title: str) -> tuple[list[Artic
     if not items:
         return [], ["no feed items (not an RSS or Atom feed)"]
     fields = [_fields(item) for item in items]
-    keys = _keys(fields)
     articles: list[Article] = []
     without_text = 0
-    for number, (title, link, date, body, _), key in zip(
-        range(1, len(items) + 1), fields, keys, strict=True
-    ):
-        paragraphs = finish_paragraphs(_paragraphs(body), title)
+    for number, (item, key) in enumerate(zip(fields, _keys(fields), strict=True), 1):
+        paragraphs = finish_paragraphs(body_paragraphs(item.body), item.title)
         if not paragraphs:
             without_text += 1
             continue
         doc_id = f"{rel_path}#{key or number}"
-        articles.append(Article(doc_id, title or fallback_title, link, date, paragraphs))
+        title = item.title or fallback_title
+        articles.append(Article(doc_id, title, item.link, item.date, paragraphs))
     if without_text:
         plural = "s" if without_text != 1 else ""
         return articles, [f"{without_text} item{plural} without text skipped"]
@@ -62,8 +69,7 @@ def _local(tag: object) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
-def _fields(item: ElementTree.Element) -> tuple[str, str | None, str | None, str, str | None]:
-    """(title, link, date, body, key) of one item, each from its first element of that kind."""
+def _fields(item: ElementTree.Element) -> _Item:
     children: dict[str, ElementTree.Element] = {}
     links: list[ElementTree.Element] = []
     for child in item:
@@ -75,7 +81,7 @@ def _fields(item: ElementTree.Element) -> tuple[str, str | None, str | None, str
     body = next((t for tag in TEXT_TAGS if (t := _text(children.get(tag))).strip()), "")
     date = next((t.strip() for tag in DATE_TAGS if (t := _text(children.get(tag))).strip()), None)
     key = next((t.strip() for tag in KEY_TAGS if (t := _text(children.get(tag))).strip()), None)
-    return title, _link(links), date, body, key
+    return _Item(title, _link(links), date, body, key)
 
 
 def _text(element: ElementTree.Element | None) -> str:
@@ -93,20 +99,10 @@ def _link(links: list[ElementTree.Element]) -> str | None:
     return None
 
 
-def _keys(fields: list[tuple]) -> list[str | None]:
+def _keys(items: list[_Item]) -> list[str | None]:
     """Each item's key in its doc_id: its guid/id when every item has a distinct one, else
     its link when those are, else None (its position in the feed)."""
-    for index in (4, 1):  # key, then link
-        values = [item[index] for item in fields]
+    for values in ([item.key for item in items], [item.link for item in items]):
         if all(values) and len(set(values)) == len(values):
             return values
-    return [None] * len(fields)
-
-
-def _paragraphs(body: str) -> list[str]:
-    text = clean_characters(body)
-    if _HTML_RE.search(text):
-        from retrieval.html_reader import html_paragraphs  # see corpus._read_html
-
-        return html_paragraphs(text)
-    return split_paragraphs(text)
+    return [None] * len(items)

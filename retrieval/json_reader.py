@@ -10,15 +10,14 @@ one (ids survive reordering), else its 1-based position in the file.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.cleaning import (
+    body_paragraphs,
     clean_characters,
     collapse_whitespace,
     finish_paragraphs,
-    split_paragraphs,
 )
 from retrieval.documents import Article
 
@@ -30,23 +29,6 @@ KEY_FIELDS = ("id", "_id", "newid")
 LIST_FIELDS = ("articles", "data", "items")
 MAX_LINE_WARNINGS = 5  # a file of garbage should not produce a warning per line
 
-# A body is read as HTML when it has an end tag or a line break of HTML, or starts with a
-# doctype, a comment or a block element ("<p>" with its ends left out, "<img …>"). Any
-# tag-like start is not enough: newswire marks company names and tickers with angle brackets
-# ("<America First Fund> said", "Sears, Roebuck and Co <S>"), and reading those as tags would
-# drop the names.
-_HTML_ELEMENTS = (
-    "a|abbr|article|aside|b|blockquote|body|center|cite|code|del|div|em|figcaption|figure"
-    "|font|footer|h[1-6]|head|header|html|i|iframe|ins|li|main|mark|nav|ol|p|picture|pre|q"
-    "|s|script|section|small|span|strong|style|sub|sup|table|tbody|td|th|thead|time|tr|u|ul"
-)
-_HTML_BLOCK_START = (
-    r"^\s*<(?:article|blockquote|body|div|figure|h[1-6]|header|html|img|main|ol|p|section"
-    r"|table|ul)(?=[\s>/])"
-)
-_HTML_RE = re.compile(
-    rf"</(?:{_HTML_ELEMENTS})\s*>|<br\s*/?>|^\s*<!|{_HTML_BLOCK_START}", re.IGNORECASE
-)
 # Not strict: exporters leave raw tabs and newlines inside strings. One shared decoder, since
 # json.loads with options builds a new one per call (per line of a JSON Lines file).
 _DECODER = json.JSONDecoder(strict=False)
@@ -254,14 +236,7 @@ def _body_paragraphs(body: Any) -> list[str]:
     if isinstance(body, list):  # some exporters store the paragraphs as a list
         return [p for item in body if not isinstance(item, list) for p in _body_paragraphs(item)]
     text = _as_text(body)
-    if not text:
-        return []
-    text = clean_characters(text)
-    if "<" in text and _HTML_RE.search(text):
-        from retrieval.html_reader import html_paragraphs  # see corpus._read_html
-
-        return html_paragraphs(text)
-    return split_paragraphs(text)
+    return body_paragraphs(text) if text else []
 
 
 def _as_text(value: Any) -> str | None:

@@ -285,8 +285,9 @@ class Store:
         articles: Sequence[ArticleRow],
         chunks: Sequence[Sequence[ChunkBlobRow]],
     ) -> None:
-        """``add_articles`` for rows already in their stored form (the indexer's bulk path),
-        each article of the file in ``rel_paths`` at the same position."""
+        """``add_articles`` for rows already in their stored form (blobs as bytes or
+        bytearrays), each article of the file in ``rel_paths`` at the same position. The
+        indexer's writer calls the two inserts itself, from columns."""
         first_id = self.next_article_id()
         self.insert_articles(first_id, rel_paths, articles)
         self.insert_chunks(

@@ -1,4 +1,4 @@
-"""The store's bulk-write path (add_article_rows, the indexer's) stores what add_articles does,
+"""The store's rows-in-stored-form path (add_article_rows) stores what add_articles does,
 with blobs given as bytes or as bytearrays."""
 
 from __future__ import annotations
